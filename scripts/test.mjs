@@ -1,0 +1,34 @@
+// The test command: one Vitest run over every package, then the totals as one plain line.
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { relative } from "node:path"
+
+const out = ".test-results/vitest.json"
+mkdirSync(".test-results", { recursive: true })
+if (existsSync(out)) rmSync(out)
+
+const run = spawnSync(
+  "vitest",
+  ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${out}`, ...process.argv.slice(2)],
+  { stdio: "inherit", shell: process.platform === "win32" }
+)
+
+if (!existsSync(out)) {
+  console.error("The test runner wrote no results.")
+  process.exit(run.status ?? 1)
+}
+const report = JSON.parse(readFileSync(out, "utf8"))
+const skippedFiles = report.testResults
+  .filter((file) => file.assertionResults.length > 0 && file.assertionResults.every((t) => t.status !== "passed" && t.status !== "failed"))
+  .map((file) => relative(process.cwd(), file.name))
+if (skippedFiles.length > 0) {
+  console.log("\nSuites skipped entirely (see the reason printed above, e.g. no PostgreSQL server):")
+  for (const file of skippedFiles) console.log(`  - ${file}`)
+}
+const passed = report.numPassedTests
+const failed = report.numFailedTests + (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? report.numFailedTestSuites : 0)
+const skipped = report.numPendingTests + report.numTodoTests
+const line = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`
+console.log(`\n${line}`)
+writeFileSync(".test-results/totals.txt", `${line}\n`)
+process.exit(run.status === 0 && failed === 0 ? 0 : 1)
