@@ -5,11 +5,12 @@
  */
 import type { Envelope } from "@chronicle/domain"
 import type { Effect, Option, Stream } from "effect"
-import { Context } from "effect"
+import { Context, Layer } from "effect"
+import { makeMemory } from "./internal/memory.js"
 import type {
   AppendError,
   EventStoreError,
-  InvalidAppend,
+  InvalidRequest,
   StreamDeleted,
   WrongExpectedVersion
 } from "./EventStoreError.js"
@@ -93,7 +94,12 @@ export type Filter =
 export const all: Filter = { _tag: "All" }
 /** @since 0.1.0 @category filters */
 export const stream = (streamId: string): Filter => ({ _tag: "Stream", streamId })
-/** A category is the part of a stream id before its first `-`: `Document-42` is in `Document`. */
+/**
+ * A category is the part of a stream id before its first `-`: `Document-42` is in `Document`.
+ *
+ * @since 0.1.0
+ * @category filters
+ */
 export const category = (name: string): Filter => ({ _tag: "Category", category: name })
 
 /**
@@ -164,20 +170,22 @@ export interface Service {
   readonly readStream: (
     streamId: string,
     options?: ReadStreamOptions
-  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, StreamDeleted | InvalidAppend | EventStoreError>
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, StreamDeleted | InvalidRequest | EventStoreError>
   /** Reads a whole stream (or from `options.from`) as a Stream that pages underneath. */
   readonly streamEvents: (
     streamId: string,
     options?: ReadStreamOptions & { readonly pageSize?: number }
-  ) => Stream.Stream<RecordedEvent, StreamDeleted | InvalidAppend | EventStoreError>
+  ) => Stream.Stream<RecordedEvent, StreamDeleted | InvalidRequest | EventStoreError>
   /** Reads a page of every stream's events in global order. */
-  readonly readAll: (options?: ReadAllOptions) => Effect.Effect<ReadonlyArray<RecordedEvent>, EventStoreError>
+  readonly readAll: (
+    options?: ReadAllOptions
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, InvalidRequest | EventStoreError>
   /** Reads all events from a position as a Stream that pages underneath and ends at the head. */
   readonly allEvents: (
     options?: ReadAllOptions & { readonly pageSize?: number }
-  ) => Stream.Stream<RecordedEvent, EventStoreError>
+  ) => Stream.Stream<RecordedEvent, InvalidRequest | EventStoreError>
   /** Catches up from a position, then stays live: never skips or repeats an event. */
-  readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<RecordedEvent, EventStoreError>
+  readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<RecordedEvent, InvalidRequest | EventStoreError>
   /** The highest global position a reader can see without a gap (0 for an empty store). */
   readonly head: Effect.Effect<number, EventStoreError>
   readonly streamInfo: (streamId: string) => Effect.Effect<StreamInfo, EventStoreError>
@@ -190,7 +198,7 @@ export interface Service {
   readonly saveSnapshot: (
     streamId: string,
     snapshot: { readonly version: number; readonly state: unknown; readonly schemaVersion?: number }
-  ) => Effect.Effect<void, InvalidAppend | EventStoreError>
+  ) => Effect.Effect<void, InvalidRequest | EventStoreError>
   readonly loadSnapshot: (streamId: string) => Effect.Effect<Option.Option<Snapshot>, EventStoreError>
 }
 
@@ -227,3 +235,11 @@ export const matchesFilter = (filter: Filter, streamId: string): boolean => {
       return categoryOf(streamId) === filter.category
   }
 }
+
+/**
+ * An event store in memory: one process, nothing durable. For tests and examples.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, makeMemory)

@@ -53,12 +53,13 @@ export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>
 }
 
 /**
- * The input to an event-store operation is invalid; nothing was written.
+ * The input to an event-store operation is invalid (an empty stream id, a bad limit, an event
+ * that is not JSON-compatible...); nothing was read or written.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidAppend extends Schema.TaggedError<InvalidAppend>()("InvalidAppend", {
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
   streamId: Schema.String,
   reason: Schema.String
 }) {
@@ -108,4 +109,4 @@ export class EventStoreError extends Schema.TaggedError<EventStoreError>()("Even
  * @since 0.1.0
  * @category errors
  */
-export type AppendError = WrongExpectedVersion | StreamDeleted | IdempotencyConflict | InvalidAppend | EventStoreError
+export type AppendError = WrongExpectedVersion | StreamDeleted | IdempotencyConflict | InvalidRequest | EventStoreError

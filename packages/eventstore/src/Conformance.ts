@@ -1,0 +1,517 @@
+/**
+ * The conformance suite every `EventStore` adapter must pass, for adapter authors: call `run` from a
+ * Vitest test file with a layer of your adapter.
+ *
+ * @since 0.1.0
+ */
+import { assert, describe, layer } from "@effect/vitest"
+import type { Layer } from "effect"
+import { Chunk, Effect, Either, Fiber, FastCheck as fc, Option, Schema, Stream } from "effect"
+import type { EventData, RecordedEvent } from "./EventStore.js"
+import * as EventStore from "./EventStore.js"
+import * as ExpectedVersion from "./ExpectedVersion.js"
+import * as Serializer from "./Serializer.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Shown in the suite's name. */
+  readonly name: string
+  readonly layer: Layer.Layer<EventStore.EventStore, unknown>
+  /** Concurrent writers in the concurrency property (default 8). */
+  readonly writers?: number
+  /** fast-check runs for the property tests (default 15). */
+  readonly runs?: number
+}
+
+/** A category no other test uses, so tests can share one store and run concurrently. */
+const freshCategory = () => `c${crypto.randomUUID().replaceAll("-", "")}`
+
+const event = (type: string, data: unknown = { n: 1 }, extra: Partial<EventData> = {}): EventData => ({
+  eventId: crypto.randomUUID(),
+  type,
+  data,
+  ...extra
+})
+
+const events = (count: number, type = "Happened") =>
+  Array.from({ length: count }, (_, i) => event(type, { i }))
+
+const Renamed = Schema.TaggedStruct("Renamed", { from: Schema.String, to: Schema.String })
+const Created = Schema.TaggedStruct("Created", { title: Schema.String })
+const TestEvent = Schema.Union(Created, Renamed)
+
+const assertIncreasing = (positions: ReadonlyArray<number>) => {
+  for (let i = 1; i < positions.length; i++) assert.isAbove(positions[i], positions[i - 1])
+}
+
+/**
+ * Registers the suite with Vitest.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const run = (options: Options): void => {
+  const runs = options.runs ?? 15
+  const writers = options.writers ?? 8
+
+  describe(`EventStore conformance: ${options.name}`, () => {
+    layer(options.layer, { timeout: 120_000, excludeTestServices: true })((it) => {
+      describe("expected versions", () => {
+        it.effect("NoStream accepts a new stream and refuses an existing one", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const first = yield* store.append(id, events(2), ExpectedVersion.NoStream)
+            assert.strictEqual(first.version, 2)
+            assert.strictEqual(first.positions.length, 2)
+            assertIncreasing(first.positions)
+            const error = yield* Effect.flip(store.append(id, events(1), ExpectedVersion.NoStream))
+            assert.strictEqual(error._tag, "WrongExpectedVersion")
+            if (error._tag === "WrongExpectedVersion") {
+              assert.strictEqual(error.actual, 2)
+              assert.strictEqual(error.expected, "NoStream")
+            }
+          }))
+
+        it.effect("StreamExists refuses a stream without events", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const error = yield* Effect.flip(store.append(id, events(1), ExpectedVersion.StreamExists))
+            assert.strictEqual(error._tag, "WrongExpectedVersion")
+            yield* store.append(id, events(1), ExpectedVersion.Any)
+            const ok = yield* store.append(id, events(1), ExpectedVersion.StreamExists)
+            assert.strictEqual(ok.version, 2)
+          }))
+
+        it.effect("Exact accepts the current version only and reports the actual one", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.append(id, events(3), ExpectedVersion.exact(0))
+            const stale = yield* Effect.flip(store.append(id, events(1), ExpectedVersion.exact(2)))
+            assert.deepInclude(stale, { _tag: "WrongExpectedVersion", actual: 3, expected: "version 2", streamId: id })
+            const ahead = yield* Effect.flip(store.append(id, events(1), ExpectedVersion.exact(4)))
+            assert.strictEqual(ahead._tag, "WrongExpectedVersion")
+            const ok = yield* store.append(id, events(2), ExpectedVersion.exact(3))
+            assert.strictEqual(ok.version, 5)
+            const info = yield* store.streamInfo(id)
+            assert.deepStrictEqual(info, { streamId: id, version: 5, deleted: false })
+          }))
+
+        it.effect("Any appends whatever the version", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.append(id, events(1), ExpectedVersion.Any)
+            const second = yield* store.append(id, events(1), ExpectedVersion.Any)
+            assert.strictEqual(second.version, 2)
+          }))
+
+        it.effect("a refused append writes nothing", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const id = `${cat}-1`
+            yield* store.append(id, events(1), ExpectedVersion.Any)
+            yield* Effect.flip(store.append(id, events(5), ExpectedVersion.exact(0)))
+            assert.strictEqual((yield* store.readStream(id)).length, 1)
+            assert.strictEqual((yield* store.readAll({ filter: EventStore.category(cat) })).length, 1)
+          }))
+      })
+
+      describe("idempotency", () => {
+        it.effect("re-appending the same ids at the same place returns the first result and writes once", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const batch = events(3)
+            const first = yield* store.append(id, batch, ExpectedVersion.exact(0))
+            const again = yield* store.append(id, batch, ExpectedVersion.exact(0))
+            assert.deepStrictEqual(again, first)
+            yield* store.append(id, events(1), ExpectedVersion.exact(3))
+            // a retry that arrives after later appends is still recognized
+            const late = yield* store.append(id, batch, ExpectedVersion.exact(0))
+            assert.deepStrictEqual(late, first)
+            const anyRetry = yield* store.append(id, batch, ExpectedVersion.Any)
+            assert.deepStrictEqual(anyRetry, first)
+            assert.strictEqual((yield* store.readStream(id)).length, 4)
+          }))
+
+        it.effect("a partial overlap or a move fails with IdempotencyConflict and writes nothing", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const batch = events(2)
+            yield* store.append(`${cat}-1`, batch, ExpectedVersion.Any)
+            const partial = yield* Effect.flip(store.append(`${cat}-1`, [batch[0], event("New")], ExpectedVersion.Any))
+            assert.strictEqual(partial._tag, "IdempotencyConflict")
+            const moved = yield* Effect.flip(store.append(`${cat}-2`, batch, ExpectedVersion.Any))
+            assert.strictEqual(moved._tag, "IdempotencyConflict")
+            const shifted = yield* Effect.flip(store.append(`${cat}-1`, batch, ExpectedVersion.exact(1)))
+            assert.strictEqual(shifted._tag, "IdempotencyConflict")
+            const reordered = yield* Effect.flip(store.append(`${cat}-1`, [batch[1], batch[0]], ExpectedVersion.Any))
+            assert.strictEqual(reordered._tag, "IdempotencyConflict")
+            assert.strictEqual((yield* store.readAll({ filter: EventStore.category(cat) })).length, 2)
+          }))
+      })
+
+      describe("multi-stream appends", () => {
+        it.effect("append all streams or none", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            yield* store.append(`${cat}-b`, events(1), ExpectedVersion.Any)
+            const results = yield* store.appendMany([
+              { streamId: `${cat}-a`, events: events(2), expected: ExpectedVersion.NoStream },
+              { streamId: `${cat}-b`, events: events(1), expected: ExpectedVersion.exact(1) }
+            ])
+            assert.deepStrictEqual(results.map((r) => r.version), [2, 2])
+            assertIncreasing(results.flatMap((r) => r.positions))
+            const failed = yield* Effect.flip(store.appendMany([
+              { streamId: `${cat}-a`, events: events(1), expected: ExpectedVersion.exact(2) },
+              { streamId: `${cat}-c`, events: events(1), expected: ExpectedVersion.NoStream },
+              { streamId: `${cat}-b`, events: events(1), expected: ExpectedVersion.exact(1) }
+            ]))
+            assert.strictEqual(failed._tag, "WrongExpectedVersion")
+            assert.strictEqual((yield* store.readStream(`${cat}-a`)).length, 2)
+            assert.strictEqual((yield* store.streamInfo(`${cat}-c`)).version, 0)
+            assert.strictEqual((yield* store.readAll({ filter: EventStore.category(cat) })).length, 4)
+          }))
+
+        it.effect("refuses the same stream twice in one call", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const error = yield* Effect.flip(store.appendMany([
+              { streamId: id, events: events(1), expected: ExpectedVersion.Any },
+              { streamId: id, events: events(1), expected: ExpectedVersion.Any }
+            ]))
+            assert.strictEqual(error._tag, "InvalidRequest")
+            assert.strictEqual((yield* store.streamInfo(id)).version, 0)
+          }))
+      })
+
+      describe("bad input", () => {
+        it.effect("is refused with InvalidRequest and writes nothing", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const id = `${cat}-1`
+            const cases: ReadonlyArray<readonly [string, ReadonlyArray<EventData>, ExpectedVersion.ExpectedVersion]> = [
+              ["", events(1), ExpectedVersion.Any],
+              ["x".repeat(600), events(1), ExpectedVersion.Any],
+              [id, [event("")], ExpectedVersion.Any],
+              [id, [{ ...event("T"), eventId: "" }], ExpectedVersion.Any],
+              [id, [event("T", { big: BigInt(1) })], ExpectedVersion.Any],
+              [id, [{ eventId: crypto.randomUUID(), type: "T", data: undefined }], ExpectedVersion.Any],
+              [id, [event("T", {}, { schemaVersion: 0 })], ExpectedVersion.Any],
+              [id, [events(1)[0], events(1)[0]].map((e, _i, all) => ({ ...e, eventId: all[0].eventId })), ExpectedVersion.Any],
+              [id, events(1), ExpectedVersion.exact(-1)],
+              [id, events(1), ExpectedVersion.exact(1.5)]
+            ]
+            for (const [streamId, batch, expected] of cases) {
+              const error = yield* Effect.flip(store.append(streamId, batch, expected))
+              assert.strictEqual(error._tag, "InvalidRequest", JSON.stringify(streamId.slice(0, 10)))
+            }
+            assert.strictEqual((yield* store.readAll({ filter: EventStore.category(cat) })).length, 0)
+            assert.strictEqual((yield* Effect.flip(store.readStream(id, { limit: 0 })))._tag, "InvalidRequest")
+            assert.strictEqual((yield* Effect.flip(store.readAll({ limit: -1 })))._tag, "InvalidRequest")
+          }))
+      })
+
+      describe("reading", () => {
+        it.effect("reads a stream forwards and backwards from a version with a limit", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.append(id, events(10), ExpectedVersion.NoStream)
+            const versions = (page: ReadonlyArray<RecordedEvent>) => page.map((e) => e.streamVersion)
+            assert.deepStrictEqual(versions(yield* store.readStream(id)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+            assert.deepStrictEqual(versions(yield* store.readStream(id, { from: 4, limit: 3 })), [4, 5, 6])
+            assert.deepStrictEqual(versions(yield* store.readStream(id, { from: 9, limit: 5 })), [9, 10])
+            assert.deepStrictEqual(versions(yield* store.readStream(id, { direction: "backwards", limit: 3 })), [10, 9, 8])
+            assert.deepStrictEqual(
+              versions(yield* store.readStream(id, { direction: "backwards", from: 2, limit: 5 })),
+              [2, 1]
+            )
+            assert.deepStrictEqual(yield* store.readStream(`${freshCategory()}-none`), [])
+            assert.deepStrictEqual(versions(yield* store.readStream(id, { from: 11 })), [])
+          }))
+
+        it.effect("streams page underneath and give the same events as one read", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const id = `${cat}-1`
+            yield* store.append(id, events(23), ExpectedVersion.NoStream)
+            const forwards = yield* Stream.runCollect(store.streamEvents(id, { pageSize: 5 }))
+            assert.deepStrictEqual(Chunk.toReadonlyArray(forwards), yield* store.readStream(id))
+            const backwards = yield* Stream.runCollect(store.streamEvents(id, { pageSize: 4, direction: "backwards" }))
+            assert.deepStrictEqual(Chunk.toReadonlyArray(backwards).map((e) => e.streamVersion), Array.from({ length: 23 }, (_, i) => 23 - i))
+            const global = yield* Stream.runCollect(store.allEvents({ pageSize: 7, filter: EventStore.category(cat) }))
+            assert.strictEqual(Chunk.size(global), 23)
+          }))
+
+        it.effect("reads all events in global order, filtered by stream or category, from a position", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            yield* store.append(`${cat}-a`, events(2), ExpectedVersion.Any)
+            yield* store.append(`${cat}-b`, events(2), ExpectedVersion.Any)
+            yield* store.append(`${cat}-a`, events(1), ExpectedVersion.Any)
+            const everything = yield* store.readAll({ filter: EventStore.category(cat) })
+            assert.deepStrictEqual(everything.map((e) => e.streamId), [`${cat}-a`, `${cat}-a`, `${cat}-b`, `${cat}-b`, `${cat}-a`])
+            assertIncreasing(everything.map((e) => e.globalPosition))
+            const onlyA = yield* store.readAll({ filter: EventStore.stream(`${cat}-a`) })
+            assert.deepStrictEqual(onlyA.map((e) => e.streamVersion), [1, 2, 3])
+            const after = yield* store.readAll({ from: everything[1].globalPosition, limit: 2, filter: EventStore.category(cat) })
+            assert.deepStrictEqual(after, everything.slice(2, 4))
+            assert.isAtLeast(yield* store.head, everything[4].globalPosition)
+          }))
+
+        it.effect("metadata, causation and timestamps round-trip", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const written = event("Tagged", { nested: { list: [1, "two", null], unicode: "héllo ✓" } }, {
+              schemaVersion: 3,
+              metadata: { tenant: "t1", trace: { span: "s" } },
+              correlationId: "corr-1",
+              causationId: "cause-1"
+            })
+            yield* store.append(id, [written], ExpectedVersion.Any)
+            const [read] = yield* store.readStream(id)
+            assert.strictEqual(read.eventId, written.eventId)
+            assert.strictEqual(read.type, "Tagged")
+            assert.strictEqual(read.schemaVersion, 3)
+            assert.deepStrictEqual(read.data, written.data)
+            assert.deepStrictEqual(read.metadata, { tenant: "t1", trace: { span: "s" } })
+            assert.strictEqual(read.correlationId, "corr-1")
+            assert.strictEqual(read.causationId, "cause-1")
+            assert.instanceOf(read.timestamp, Date)
+            assert.isFalse(Number.isNaN(read.timestamp.getTime()))
+            const [plain] = yield* store.readStream(id, { limit: 1 })
+            assert.deepStrictEqual(plain, read)
+          }))
+      })
+
+      describe("tombstones", () => {
+        it.effect("a deleted stream refuses appends and reads, and says it is deleted", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const id = `${cat}-1`
+            yield* store.append(id, events(2), ExpectedVersion.Any)
+            const wrong = yield* Effect.flip(store.deleteStream(id, ExpectedVersion.exact(1)))
+            assert.strictEqual(wrong._tag, "WrongExpectedVersion")
+            yield* store.deleteStream(id, ExpectedVersion.exact(2))
+            assert.strictEqual((yield* Effect.flip(store.append(id, events(1), ExpectedVersion.Any)))._tag, "StreamDeleted")
+            assert.strictEqual((yield* Effect.flip(store.readStream(id)))._tag, "StreamDeleted")
+            assert.strictEqual((yield* Effect.flip(store.deleteStream(id)))._tag, "StreamDeleted")
+            assert.deepStrictEqual(yield* store.streamInfo(id), { streamId: id, version: 2, deleted: true })
+            // the global log keeps the audit trail
+            assert.strictEqual((yield* store.readAll({ filter: EventStore.category(cat) })).length, 2)
+          }))
+
+        it.effect("a stream that never existed can be deleted and stays deleted", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.deleteStream(id, ExpectedVersion.NoStream)
+            assert.strictEqual((yield* Effect.flip(store.append(id, events(1), ExpectedVersion.NoStream)))._tag, "StreamDeleted")
+          }))
+      })
+
+      describe("snapshots", () => {
+        it.effect("saves and loads the latest snapshot with the version it covers", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            assert.isTrue(Option.isNone(yield* store.loadSnapshot(id)))
+            yield* store.saveSnapshot(id, { version: 3, state: { total: 3 } })
+            yield* store.saveSnapshot(id, { version: 7, state: { total: 7, tags: ["a"] }, schemaVersion: 2 })
+            const loaded = yield* store.loadSnapshot(id)
+            assert.isTrue(Option.isSome(loaded))
+            if (Option.isSome(loaded)) {
+              assert.strictEqual(loaded.value.version, 7)
+              assert.strictEqual(loaded.value.schemaVersion, 2)
+              assert.deepStrictEqual(loaded.value.state, { total: 7, tags: ["a"] })
+              assert.instanceOf(loaded.value.timestamp, Date)
+            }
+            const bad = yield* Effect.flip(store.saveSnapshot(id, { version: 0, state: {} }))
+            assert.strictEqual(bad._tag, "InvalidRequest")
+          }))
+      })
+
+      describe("serialization", () => {
+        const serializer = Serializer.make(TestEvent, {
+          versions: { Renamed: 2 },
+          upcasters: { Renamed: { 1: (v1) => ({ _tag: "Renamed", from: "", to: v1.title }) } }
+        })
+
+        it.effect("typed events round-trip through the serializer", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const typed = [Created.make({ title: "a" }), Renamed.make({ from: "a", to: "b" })]
+            yield* store.append(id, typed.map((e) => serializer.encode(e, { correlationId: "c" })), ExpectedVersion.Any)
+            const decoded = yield* serializer.decodeAll(yield* store.readStream(id))
+            assert.deepStrictEqual(decoded.map((e) => e.data), typed)
+            assert.deepStrictEqual(decoded.map((e) => e.schemaVersion), [1, 2])
+          }))
+
+        it.effect("older stored versions are upcast on read", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.append(id, [event("Renamed", { _tag: "Renamed", title: "new" }, { schemaVersion: 1 })], ExpectedVersion.Any)
+            const [decoded] = yield* serializer.decodeAll(yield* store.readStream(id))
+            assert.deepStrictEqual(decoded.data, { _tag: "Renamed", from: "", to: "new" })
+          }))
+
+        it.effect("an event that does not decode is a typed error, not a crash", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.append(id, [event("Created", { _tag: "Created", title: 42 })], ExpectedVersion.Any)
+            yield* store.append(id, [event("Renamed", { _tag: "Renamed" }, { schemaVersion: 9 })], ExpectedVersion.Any)
+            const recorded = yield* store.readStream(id)
+            const first = yield* Effect.either(serializer.decode(recorded[0]))
+            assert.isTrue(Either.isLeft(first))
+            if (Either.isLeft(first)) {
+              assert.strictEqual(first.left._tag, "EventDecodeError")
+              assert.include(first.left.reason, "title")
+            }
+            const second = yield* Effect.flip(serializer.decode(recorded[1]))
+            assert.include(second.reason, "newer")
+          }))
+      })
+
+      describe("subscriptions", () => {
+        it.effect("catch up, then stay live, in order, once", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            yield* store.append(`${cat}-a`, events(3), ExpectedVersion.Any)
+            const fiber = yield* store.subscribe({ filter: EventStore.category(cat) }).pipe(
+              Stream.take(8),
+              Stream.runCollect,
+              Effect.fork
+            )
+            yield* Effect.sleep("50 millis")
+            yield* store.append(`${cat}-b`, events(2), ExpectedVersion.Any)
+            yield* store.append(`${freshCategory()}-other`, events(2), ExpectedVersion.Any)
+            yield* store.append(`${cat}-a`, events(3), ExpectedVersion.Any)
+            const seen = Chunk.toReadonlyArray(yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds")))
+            assert.deepStrictEqual(seen, yield* store.readAll({ filter: EventStore.category(cat) }))
+          }))
+
+        it.effect("a stream subscription from a position skips nothing after it", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const first = yield* store.append(id, events(4), ExpectedVersion.Any)
+            const fiber = yield* store.subscribe({ filter: EventStore.stream(id), from: first.positions[1] }).pipe(
+              Stream.take(4),
+              Stream.runCollect,
+              Effect.fork
+            )
+            yield* store.append(id, events(2), ExpectedVersion.Any)
+            const seen = Chunk.toReadonlyArray(yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds")))
+            assert.deepStrictEqual(seen.map((e) => e.streamVersion), [3, 4, 5, 6])
+          }))
+
+        it.effect("property: from any position, a subscription sees exactly the later events, in order, once", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            yield* Effect.promise(() =>
+              fc.assert(
+                fc.asyncProperty(
+                  fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 3 })), { minLength: 1, maxLength: 12 }),
+                  fc.nat(100),
+                  async (plan, startAt) => {
+                    const cat = freshCategory()
+                    const half = Math.floor(plan.length / 2)
+                    const program = Effect.gen(function*() {
+                      for (const [stream, count] of plan.slice(0, half)) {
+                        yield* store.append(`${cat}-${stream}`, events(count), ExpectedVersion.Any)
+                      }
+                      const before = yield* store.readAll({ filter: EventStore.category(cat) })
+                      const from = before.length === 0 ? 0 : before[Math.min(startAt % (before.length + 1), before.length) - 1]?.globalPosition ?? 0
+                      const expectedCount = plan.reduce((n, [, c]) => n + c, 0) - before.filter((e) => e.globalPosition <= from).length
+                      const fiber = yield* store.subscribe({ filter: EventStore.category(cat), from }).pipe(
+                        Stream.take(expectedCount),
+                        Stream.runCollect,
+                        Effect.fork
+                      )
+                      yield* Effect.forEach(
+                        plan.slice(half),
+                        ([stream, count]) => store.append(`${cat}-${stream}`, events(count), ExpectedVersion.Any),
+                        { concurrency: 3 }
+                      )
+                      const seen = Chunk.toReadonlyArray(yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds")))
+                      const committed = (yield* store.readAll({ filter: EventStore.category(cat) })).filter((e) =>
+                        e.globalPosition > from
+                      )
+                      assert.deepStrictEqual(seen.map((e) => e.eventId), committed.map((e) => e.eventId))
+                      assertIncreasing(seen.map((e) => e.globalPosition))
+                    })
+                    await Effect.runPromise(program)
+                  }
+                ),
+                { numRuns: runs }
+              )
+            )
+          }))
+      })
+
+      describe("concurrency", () => {
+        it.effect("property: concurrent writers never lose or duplicate an event", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            yield* Effect.promise(() =>
+              fc.assert(
+                fc.asyncProperty(
+                  fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 1, max: 3 })), { minLength: writers, maxLength: writers * 4 }),
+                  async (plan) => {
+                    const cat = freshCategory()
+                    // each writer reads the version then appends with Exact, retrying on conflict
+                    const write = ([stream, count]: readonly [number, number]) => {
+                      const id = `${cat}-${stream}`
+                      const batch = events(count)
+                      const attempt: Effect.Effect<EventStore.AppendResult, unknown> = Effect.flatMap(
+                        store.streamInfo(id),
+                        (info) => store.append(id, batch, ExpectedVersion.exact(info.version))
+                      ).pipe(Effect.catchTag("WrongExpectedVersion", () => attempt))
+                      return Effect.map(attempt, (result) => ({ result, batch }))
+                    }
+                    const program = Effect.gen(function*() {
+                      const acknowledged = yield* Effect.forEach(plan, write, { concurrency: writers })
+                      const stored = yield* store.readAll({ filter: EventStore.category(cat) })
+                      assertIncreasing(stored.map((e) => e.globalPosition))
+                      const ids = stored.map((e) => e.eventId)
+                      assert.strictEqual(new Set(ids).size, ids.length)
+                      for (const { batch } of acknowledged) {
+                        for (const e of batch) assert.include(ids, e.eventId)
+                      }
+                      assert.strictEqual(ids.length, plan.reduce((n, [, c]) => n + c, 0))
+                      for (const stream of [0, 1, 2]) {
+                        const versions = (yield* store.readStream(`${cat}-${stream}`)).map((e) => e.streamVersion)
+                        assert.deepStrictEqual(versions, versions.map((_, i) => i + 1))
+                      }
+                    })
+                    await Effect.runPromise(program)
+                  }
+                ),
+                { numRuns: runs }
+              )
+            )
+          }))
+      })
+    })
+  })
+}

@@ -1,0 +1,143 @@
+/**
+ * Turns typed events into what the store keeps and back, through a Schema union, upcasting stored
+ * older shapes into the current one on read.
+ *
+ * @since 0.1.0
+ */
+import type { Envelope } from "@chronicle/domain"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import type { EventData, RecordedEvent } from "./EventStore.js"
+import { EventDecodeError } from "./EventStoreError.js"
+
+/**
+ * Turns the stored data of one event type at one schema version into the data of the next version.
+ * It may also rename the event by returning data with another `_tag`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Upcaster = (data: Readonly<Record<string, unknown>>) => Record<string, unknown>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The current schema version of each event tag that has had more than one; others are 1. */
+  readonly versions?: Readonly<Record<string, number>>
+  /** Per event tag, per stored version `v`: how to turn version `v` into version `v + 1`. */
+  readonly upcasters?: Readonly<Record<string, Readonly<Record<number, Upcaster>>>>
+}
+
+/**
+ * What to record with an event besides its data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventOptions {
+  readonly eventId?: string
+  readonly metadata?: Envelope.Metadata
+  readonly correlationId?: string | null
+  readonly causationId?: string | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Serializer<A extends { readonly _tag: string }> {
+  readonly schema: Schema.Schema<A, unknown>
+  /** Encodes one event for `EventStore.append`, with a fresh event id unless one is given. */
+  readonly encode: (event: A, options?: EventOptions) => EventData
+  /** Decodes one stored event, upcasting it first if it was stored in an older shape. */
+  readonly decode: (recorded: RecordedEvent) => Effect.Effect<Envelope.EventEnvelope<A>, EventDecodeError>
+  readonly decodeAll: (
+    recorded: ReadonlyArray<RecordedEvent>
+  ) => Effect.Effect<Array<Envelope.EventEnvelope<A>>, EventDecodeError>
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/**
+ * Builds a serializer from the union of an aggregate's events.
+ *
+ * @example
+ * ```ts
+ * const serializer = Serializer.make(DocumentEvent, {
+ *   versions: { DocumentRenamed: 2 },
+ *   upcasters: { DocumentRenamed: { 1: (v1) => ({ ...v1, oldTitle: "" }) } }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends { readonly _tag: string }, I>(
+  schema: Schema.Schema<A, I>,
+  options: Options = {}
+): Serializer<A> => {
+  const versions = options.versions ?? {}
+  const upcasters = options.upcasters ?? {}
+  const encodeData = Schema.encodeSync(schema)
+  const decodeData = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  const currentVersion = (type: string) => versions[type] ?? 1
+
+  const encode = (event: A, eventOptions: EventOptions = {}): EventData => ({
+    eventId: eventOptions.eventId ?? crypto.randomUUID(),
+    type: event._tag,
+    schemaVersion: currentVersion(event._tag),
+    data: encodeData(event),
+    metadata: eventOptions.metadata ?? {},
+    correlationId: eventOptions.correlationId ?? null,
+    causationId: eventOptions.causationId ?? null
+  })
+
+  const upcast = (recorded: RecordedEvent): Either.Either<unknown, string> => {
+    let type = recorded.type
+    let version = recorded.schemaVersion
+    let data = recorded.data
+    while (version < currentVersion(type)) {
+      const step = upcasters[type]?.[version]
+      if (step === undefined) return Either.left(`no upcaster for ${type} from version ${version}`)
+      if (!isRecord(data)) return Either.left(`stored data of ${type} v${version} is not an object`)
+      data = step(data)
+      version += 1
+      const renamed = isRecord(data) && typeof data._tag === "string" ? data._tag : type
+      if (renamed !== type) {
+        type = renamed
+        version = 1
+      }
+    }
+    return version > currentVersion(type)
+      ? Either.left(`stored version ${version} is newer than this code knows (${currentVersion(type)})`)
+      : Either.right(data)
+  }
+
+  const decode = (recorded: RecordedEvent): Effect.Effect<Envelope.EventEnvelope<A>, EventDecodeError> => {
+    const failure = (reason: string) =>
+      new EventDecodeError({
+        streamId: recorded.streamId,
+        streamVersion: recorded.streamVersion,
+        type: recorded.type,
+        schemaVersion: recorded.schemaVersion,
+        reason
+      })
+    return Either.match(upcast(recorded), {
+      onLeft: (reason) => Effect.fail(failure(reason)),
+      onRight: (data) =>
+        Either.match(decodeData(data), {
+          onLeft: (error) => Effect.fail(failure(ParseResult.TreeFormatter.formatErrorSync(error))),
+          onRight: (event) => Effect.succeed({ ...recorded, data: event })
+        })
+    })
+  }
+
+  return {
+    schema: schema as unknown as Schema.Schema<A, unknown>,
+    encode,
+    decode,
+    decodeAll: (recorded) => Effect.forEach(recorded, decode)
+  }
+}
