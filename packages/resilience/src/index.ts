@@ -1,0 +1,36 @@
+/**
+ * @since 0.1.0
+ */
+export * as Alerts from "./Alerts.js"
+/**
+ * @since 0.1.0
+ */
+export * as BreakerStore from "./BreakerStore.js"
+/**
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+/**
+ * @since 0.1.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+/**
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
+/**
+ * @since 0.1.0
+ */
+export * as Monitoring from "./Monitoring.js"
+/**
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.js"
+/**
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+/**
+ * @since 0.1.0
+ */
+export * as Timeout from "./Timeout.js"
