@@ -3,7 +3,10 @@ import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // Workspace packages resolve to their TypeScript sources through this export condition.
-const conditions = ["@chronicle/source", "import", "module", "node", "default"]
+const source = "@chronicle/source"
+// Vite's own defaults, which setting `conditions` replaces
+const defaultClientConditions = ["module", "browser", "development|production"]
+const defaultServerConditions = ["module", "node", "development|production"]
 
 const projects = ["packages", "apps"].flatMap((group) =>
   existsSync(group)
@@ -17,8 +20,8 @@ const projects = ["packages", "apps"].flatMap((group) =>
 )
 
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ["@chronicle/source"] } },
+  resolve: { conditions: [source, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [source, ...defaultServerConditions] } },
   test: {
     globalSetup: [fileURLToPath(new URL("./scripts/vitest-global-setup.ts", import.meta.url))],
     testTimeout: 30_000,

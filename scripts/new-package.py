@@ -44,7 +44,7 @@ with open(f"{root}/package.json", "w") as f:
 with open(f"{root}/tsconfig.json", "w") as f:
     json.dump({"extends": "../../tsconfig.base.json",
                "compilerOptions": {"noEmit": True, "customConditions": ["@chronicle/source"]},
-               "include": ["src", "test", "bench", "examples"]}, f, indent=2)
+               "include": ["src", "test", "bench", "examples", "../../types"]}, f, indent=2)
     f.write("\n")
 with open(f"{root}/tsconfig.build.json", "w") as f:
     json.dump({"extends": "../../tsconfig.base.json",

@@ -3,12 +3,7 @@
 import pg from "pg"
 import type { TestProject } from "vitest/node"
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    pgUrl: string | null
-    pgSkipReason: string
-  }
-}
+/// <reference path="../types/vitest-provided.d.ts" />
 
 const defaultUrl = "postgres://postgres@127.0.0.1:5432/test"
 

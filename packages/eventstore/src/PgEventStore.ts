@@ -1,0 +1,76 @@
+/**
+ * The event store on PostgreSQL through `@effect/sql-pg`, woken by LISTEN/NOTIFY with polling as
+ * the fallback. Also provides the `SqlClient` for read models and inline projections.
+ *
+ * @since 0.1.0
+ */
+import type { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import type { Config, ConfigError } from "effect"
+import { Effect, Layer, Redacted, Schedule, Stream } from "effect"
+import type { EventStore } from "./EventStore.js"
+import { EventStoreError } from "./EventStoreError.js"
+import * as SqlEventStore from "./SqlEventStore.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Omit<SqlEventStore.Options, "wakeups"> {
+  /** A `postgres://` connection URL. */
+  readonly url: string | Redacted.Redacted
+  /** The most connections the pool opens (default 10). */
+  readonly maxConnections?: number
+}
+
+/**
+ * The event store, woken by notifications on PostgreSQL.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStore = (
+  options: Omit<SqlEventStore.Options, "wakeups"> = {}
+): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> =>
+  Layer.unwrapEffect(Effect.map(PgClient.PgClient, (pg) =>
+    SqlEventStore.layer({
+      ...options,
+      // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
+      wakeups: pg.listen("chronicle_events").pipe(
+        Stream.map((): void => undefined),
+        Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
+      ).pipe(Stream.catchAll(() => Stream.empty))
+    })))
+
+/**
+ * The event store on PostgreSQL, with the client it uses.
+ *
+ * @example
+ * ```ts
+ * const StoreLive = PgEventStore.layer({ url: "postgres://postgres@127.0.0.1:5432/app" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<EventStore | PgClient.PgClient | SqlClient.SqlClient, EventStoreError | ConfigError.ConfigError> => {
+  const { maxConnections, url, ...storeOptions } = options
+  const client = PgClient.layer({
+    url: typeof url === "string" ? Redacted.make(url) : url,
+    ...(maxConnections === undefined ? {} : { maxConnections })
+  }).pipe(Layer.mapError((cause) => new EventStoreError({ operation: "connect", cause })))
+  return Layer.provideMerge(layerStore(storeOptions), client)
+}
+
+/**
+ * The same, configured from `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<Options>
+): Layer.Layer<EventStore | PgClient.PgClient | SqlClient.SqlClient, EventStoreError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, layer))
