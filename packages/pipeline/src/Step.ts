@@ -11,7 +11,6 @@ import type { Duration } from "effect"
 import { Effect, Predicate, Schedule } from "effect"
 import { dual } from "effect/Function"
 import type { Pipeable } from "effect/Pipeable"
-import { pipeArguments } from "effect/Pipeable"
 import type * as Types from "effect/Types"
 import type { Concurrency } from "effect/Types"
 import { runLeaf } from "./internal/instrument.js"
@@ -84,8 +83,8 @@ const variance = {
 
 const StepProto = {
   [TypeId]: variance,
-  pipe() {
-    return pipeArguments(this, arguments)
+  pipe(this: unknown, ...fns: ReadonlyArray<(a: unknown) => unknown>): unknown {
+    return fns.reduce((value, f) => f(value), this)
   }
 }
 
@@ -382,7 +381,8 @@ export type RetryPolicy<E, R> = Schedule.Schedule<unknown, E, R> | {
 
 /**
  * Retries a step that fails with its own typed error, following a schedule. Each attempt starts
- * from the metadata gathered before the step: a failed attempt leaves nothing behind.
+ * from the metadata gathered before the step: a failed attempt leaves nothing behind. The policy
+ * must accept every error of the step; in the pipeable form, annotate the `while` parameter.
  *
  * @example
  * ```ts
@@ -394,7 +394,7 @@ export type RetryPolicy<E, R> = Schedule.Schedule<unknown, E, R> | {
  */
 export const retry: {
   <EP, R2>(policy: RetryPolicy<EP, R2>): <A, B, E extends EP, R>(self: Step<A, B, E, R>) => Step<A, B, E, R | R2>
-  <A, B, E extends EP, R, EP, R2>(self: Step<A, B, E, R>, policy: RetryPolicy<EP, R2>): Step<A, B, E, R | R2>
+  <A, B, E, R, R2>(self: Step<A, B, E, R>, policy: RetryPolicy<NoInfer<E>, R2>): Step<A, B, E, R | R2>
 } = dual(
   2,
   <A, B, E extends EP, R, EP, R2>(self: Step<A, B, E, R>, policy: RetryPolicy<EP, R2>): Step<A, B, E, R | R2> => {
