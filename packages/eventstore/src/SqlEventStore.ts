@@ -11,7 +11,7 @@ import { EventStore } from "./EventStore.js"
 import type { Service } from "./EventStore.js"
 import type { EventStoreError } from "./EventStoreError.js"
 import type { SqlOptions } from "./internal/sql.js"
-import { makeSql } from "./internal/sql.js"
+import { appendDuration, makeSql, slowAppends } from "./internal/sql.js"
 
 /**
  * @since 0.1.0
@@ -34,3 +34,12 @@ export const make: (options?: Options) => Effect.Effect<Service, EventStoreError
  */
 export const layer = (options: Options = {}): Layer.Layer<EventStore, EventStoreError, SqlClient.SqlClient> =>
   Layer.scoped(EventStore, makeSql(options))
+
+/**
+ * The adapter's metrics: append durations, and appends that waited longer than `slowAppend`
+ * (on PostgreSQL, usually behind a long transaction that appended and has not committed).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = { appendDuration, slowAppends } as const

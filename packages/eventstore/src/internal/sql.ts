@@ -29,8 +29,8 @@ export const appendLockKey = 7_262_011_415
 // the largest INTEGER both dialects store
 const maxVersion = 2_147_483_647
 
-const appendDuration = Metric.timer("chronicle_eventstore_append_duration", "Time to append to the event store")
-const slowAppends = Metric.counter("chronicle_eventstore_slow_appends_total", {
+export const appendDuration = Metric.timer("chronicle_eventstore_append_duration", "Time to append to the event store")
+export const slowAppends = Metric.counter("chronicle_eventstore_slow_appends_total", {
   description: "Appends that waited longer than the slow-append threshold"
 })
 
