@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
-import { Effect, Predicate, Schedule } from "effect"
+import { Timeout } from "@chronicle/resilience"
+import { Duration, Effect, Predicate, Schedule } from "effect"
 import { dual } from "effect/Function"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Types from "effect/Types"
@@ -513,4 +513,28 @@ export const timeoutWith: {
         }
       )
     }))
+})
+
+/**
+ * Fails a step with `@chronicle/resilience`'s typed `TimedOut` when it takes longer than
+ * `duration`; the step is interrupted and `StepFailed` names it. Put it inside `retry` to retry
+ * timeouts.
+ *
+ * @example
+ * ```ts
+ * const persist = persistStep.pipe(Step.timeout("2 seconds"), Step.retry(Retry.schedule({ times: 3 })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category resilience
+ */
+export const timeout: {
+  (duration: Duration.DurationInput): <A, B, E, R>(self: Step<A, B, E, R>) => Step<A, B, E | Timeout.TimedOut, R>
+  <A, B, E, R>(self: Step<A, B, E, R>, duration: Duration.DurationInput): Step<A, B, E | Timeout.TimedOut, R>
+} = dual(2, <A, B, E, R>(self: Step<A, B, E, R>, duration: Duration.DurationInput): Step<A, B, E | Timeout.TimedOut, R> => {
+  const durationMillis = Duration.toMillis(duration)
+  return timeoutWith(self, {
+    duration,
+    onTimeout: (step) => new Timeout.TimedOut({ operation: `pipeline step ${step}`, durationMillis })
+  })
 })

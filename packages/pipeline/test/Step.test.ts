@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Pipeline, PipelineError, Step } from "@chronicle/pipeline"
+import { Retry, Timeout } from "@chronicle/resilience"
 import { Cause, Data, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schedule, TestClock } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {}
@@ -274,6 +275,36 @@ describe("Step and Pipeline", () => {
         const result = yield* Fiber.join(fiber)
         assert.strictEqual(result.output, 5)
         assert.strictEqual(yield* Ref.get(attempts), 2)
+      }))
+  })
+
+  describe("with @chronicle/resilience policies", () => {
+    it.effect("timeout fails with resilience's TimedOut naming the step", () =>
+      Effect.gen(function*() {
+        const slow = Step.make("slow-io", (n: number) => Effect.as(Effect.sleep("1 minute"), n))
+        const fiber = yield* Effect.fork(Effect.exit(Pipeline.run(slow.pipe(Step.timeout("2 seconds")), 1)))
+        yield* TestClock.adjust("2 seconds")
+        const failure = failureOf(yield* Fiber.join(fiber))
+        assert.strictEqual(failure.step, "slow-io")
+        assert.instanceOf(failure.error, Timeout.TimedOut)
+        assert.isTrue(failure.error instanceof Timeout.TimedOut && failure.error.durationMillis === 2000)
+      }))
+
+    it.effect("retry follows a Retry.schedule policy with backoff and its error predicate", () =>
+      Effect.gen(function*() {
+        const attempts = yield* Ref.make(0)
+        const step = Step.make("busy", (n: number) =>
+          Effect.flatMap(Ref.updateAndGet(attempts, (k) => k + 1), (k) =>
+            k <= 2 ? Effect.fail(new Boom({ reason: "busy" })) : Effect.succeed(n)))
+        const policy = Retry.schedule({ times: 3, base: "100 millis", jitter: false, while: (e: Boom) => e.reason === "busy" })
+        const fiber = yield* Effect.fork(Pipeline.run(step.pipe(Step.retry(policy)), 1))
+        yield* TestClock.adjust("100 millis")
+        assert.strictEqual(yield* Ref.get(attempts), 2)
+        yield* TestClock.adjust("199 millis")
+        assert.strictEqual(yield* Ref.get(attempts), 2)
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual((yield* Fiber.join(fiber)).output, 1)
+        assert.strictEqual(yield* Ref.get(attempts), 3)
       }))
   })
 
