@@ -417,7 +417,7 @@ const makeInternal = <E>(
     let probesInFlight = 0
     let halfOpenSuccesses = 0
     let rejections = 0
-    let updatedAt = 0
+    let updatedAt = Number.NEGATIVE_INFINITY
     let acquiring = false
     let rejection: Effect.Effect<never, CircuitOpen> = Effect.void as never
 
@@ -669,7 +669,9 @@ const makeInternal = <E>(
         onNone: () => Effect.void,
         onSome: (remote) =>
           Effect.suspend(() => {
-            if (remote.updatedAt <= updatedAt) return Effect.void
+            if (remote.updatedAt < updatedAt || (remote.updatedAt === updatedAt && remote.owner === owner)) {
+              return Effect.void
+            }
             const now = clock.unsafeCurrentTimeMillis()
             if (remote.state === "Open" && remote.halfOpenAt !== null && state !== OPEN) {
               const announce = transition(OPEN, remote.updatedAt, `opened by ${remote.owner}`, false)

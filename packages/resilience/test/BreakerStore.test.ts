@@ -1,0 +1,99 @@
+import { KeyValueStore } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
+import { BreakerStore, CircuitBreaker } from "@chronicle/resilience"
+
+class Down {
+  readonly _tag = "Down"
+}
+
+const shared = (store: BreakerStore.Service, owner: string) =>
+  CircuitBreaker.makeShared({
+    name: "inventory",
+    store,
+    owner,
+    policy: CircuitBreaker.consecutive(2),
+    openDuration: "10 seconds",
+    successThreshold: 1,
+    syncInterval: "1 second"
+  })
+
+const stores = [
+  ["memory", BreakerStore.makeMemory] as const,
+  [
+    "KeyValueStore",
+    Effect.map(Effect.provide(KeyValueStore.KeyValueStore, KeyValueStore.layerMemory), (kv) =>
+      BreakerStore.fromKeyValueStore(kv))
+  ] as const
+]
+
+describe.each(stores)("shared breaker state (%s store)", (_label, makeStore) => {
+  it.scoped("one process opens, the other learns it at its next sync", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore
+      const a = yield* shared(store, "a")
+      const b = yield* shared(store, "b")
+      yield* Effect.either(a.execute(Effect.fail(new Down())))
+      yield* Effect.either(a.execute(Effect.fail(new Down())))
+      assert.strictEqual(yield* a.state, "Open")
+      assert.strictEqual(yield* b.state, "Closed")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* b.state, "Open")
+      const calls = yield* Ref.make(0)
+      const refused = yield* Effect.either(b.execute(Ref.update(calls, (n) => n + 1)))
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen")
+      assert.strictEqual(yield* Ref.get(calls), 0)
+      const persisted = yield* store.get("inventory")
+      assert.isTrue(Option.isSome(persisted) && persisted.value.state === "Open" && persisted.value.owner === "a")
+    }))
+
+  it.scoped("a restarted process hydrates the open state instead of hammering the dependency", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore
+      yield* Effect.scoped(Effect.gen(function*() {
+        const before = yield* shared(store, "worker-1")
+        yield* Effect.either(before.execute(Effect.fail(new Down())))
+        yield* Effect.either(before.execute(Effect.fail(new Down())))
+      }))
+      const after = yield* shared(store, "worker-1")
+      const snapshot = yield* after.snapshot
+      assert.strictEqual(snapshot.state, "Open")
+      assert.strictEqual(snapshot.halfOpenAt, 10_000)
+    }))
+
+  it.scoped("the half-open probe is a lease: only one process probes", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore
+      const a = yield* shared(store, "a")
+      const b = yield* shared(store, "b")
+      yield* Effect.either(a.execute(Effect.fail(new Down())))
+      yield* Effect.either(a.execute(Effect.fail(new Down())))
+      yield* TestClock.adjust("10 seconds")
+      const gate = yield* Deferred.make<void>()
+      const probes = yield* Ref.make(0)
+      const probe = Effect.zipRight(Ref.update(probes, (n) => n + 1), Deferred.await(gate))
+      const fromA = yield* Effect.fork(a.execute(probe))
+      yield* Effect.yieldNow()
+      const fromB = yield* Effect.either(b.execute(probe))
+      assert.isTrue(Either.isLeft(fromB) && fromB.left._tag === "CircuitOpen")
+      assert.strictEqual(yield* Ref.get(probes), 1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(fromA)
+      assert.strictEqual(yield* a.state, "Closed")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* b.state, "Closed", "b learns that a closed it")
+      yield* b.execute(Effect.void)
+    }))
+
+  it.effect("a lease held by another owner is refused until it expires", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore
+      assert.strictEqual((yield* store.acquireLease("x", "a", 0, 100)).owner, "a")
+      assert.strictEqual((yield* store.acquireLease("x", "b", 50, 150)).owner, "a")
+      assert.strictEqual((yield* store.acquireLease("x", "b", 100, 200)).owner, "b")
+      yield* store.releaseLease("x", "a")
+      assert.strictEqual((yield* store.acquireLease("x", "a", 120, 300)).owner, "b")
+      yield* store.releaseLease("x", "b")
+      assert.strictEqual((yield* store.acquireLease("x", "a", 120, 300)).owner, "a")
+    }))
+})
