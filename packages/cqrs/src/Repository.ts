@@ -205,7 +205,7 @@ export interface Repository<State, Command, Event extends { readonly _tag: strin
  * @category type-level
  */
 export type Of<A> = A extends Aggregate.Aggregate<infer S, infer C, infer Ev, infer _I, infer E, infer R>
-  ? Ev extends { readonly _tag: string } ? Repository<S, C, Ev, E, R> : never
+  ? [Ev] extends [{ readonly _tag: string }] ? Repository<S, C, Ev, E, R> : never
   : never
 
 /**
