@@ -105,15 +105,27 @@ export const tracing: Middleware = make("tracing", (next, context) =>
   }))
 
 /**
- * The metric names `metrics` records under.
+ * The counter `metrics` updates, before tagging (kind, type, outcome).
  *
  * @since 0.1.0
- * @category middleware
+ * @category metrics
  */
-export const metricNames = {
-  count: "chronicle_cqrs_messages_total",
-  duration: "chronicle_cqrs_message_duration_ms"
-} as const
+export const messageCount = Metric.counter("chronicle_cqrs_messages_total", {
+  description: "commands and queries handled",
+  incremental: true
+})
+
+/**
+ * The histogram of handling time in milliseconds `metrics` updates, before tagging.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const messageDuration = Metric.histogram(
+  "chronicle_cqrs_message_duration_ms",
+  MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 18 }),
+  "command and query handling time in milliseconds"
+)
 
 /**
  * Counts messages and records their durations (milliseconds), tagged by kind, type and outcome.
@@ -122,12 +134,6 @@ export const metricNames = {
  * @category middleware
  */
 export const metrics: Middleware = (() => {
-  const count = Metric.counter(metricNames.count, { description: "commands and queries handled", incremental: true })
-  const duration = Metric.histogram(
-    metricNames.duration,
-    MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 18 }),
-    "command and query handling time in milliseconds"
-  )
   // Tagged metrics are built once per (kind, type, outcome), not per message.
   const cache = new Map<string, readonly [Metric.Metric.Counter<number>, Metric.Metric.Histogram<number>]>()
   const metricsFor = (kind: string, type: string, outcome: string) => {
@@ -135,8 +141,8 @@ export const metrics: Middleware = (() => {
     let found = cache.get(key)
     if (found === undefined) {
       found = [
-        count.pipe(Metric.tagged("kind", kind), Metric.tagged("type", type), Metric.tagged("outcome", outcome)),
-        duration.pipe(Metric.tagged("kind", kind), Metric.tagged("type", type), Metric.tagged("outcome", outcome))
+        messageCount.pipe(Metric.tagged("kind", kind), Metric.tagged("type", type), Metric.tagged("outcome", outcome)),
+        messageDuration.pipe(Metric.tagged("kind", kind), Metric.tagged("type", type), Metric.tagged("outcome", outcome))
       ] as const
       cache.set(key, found)
     }

@@ -132,7 +132,8 @@ export const makeCore = (kind: Kind, middleware: ReadonlyArray<Middleware>): Eff
         if (handlers.has(schema._tag)) return Effect.fail(new DuplicateHandler({ kind, type: schema._tag }))
         handlers.set(schema._tag, {
           type: schema._tag,
-          validate: Schema.validateEither(schema),
+          // Encoding checks every field's refinements, also of an instance built without validation.
+          validate: Schema.encodeEither(schema),
           decode: Schema.decodeUnknown(schema),
           handle
         })
