@@ -35,7 +35,7 @@ export type PolicyError = CircuitBreaker.CircuitOpen | Timeout.TimedOut | Bulkhe
 export interface Options<E> {
   readonly bulkhead?: Bulkheads.Bulkhead
   readonly timeout?: Duration.DurationInput
-  readonly breaker?: CircuitBreaker.CircuitBreaker<E | Timeout.TimedOut | Bulkheads.BulkheadRejected>
+  readonly breaker?: CircuitBreaker.CircuitBreaker<NoInfer<E> | Timeout.TimedOut | Bulkheads.BulkheadRejected>
   readonly retry?: Retry.Options<E | Timeout.TimedOut>
   /** Names the operation in `TimedOut`. */
   readonly operation?: string

@@ -25,11 +25,23 @@ export * as Monitoring from "./Monitoring.js"
 /**
  * @since 0.1.0
  */
+export * as PersistenceManager from "./PersistenceManager.js"
+/**
+ * @since 0.1.0
+ */
+export * as PersistenceStrategy from "./PersistenceStrategy.js"
+/**
+ * @since 0.1.0
+ */
 export * as Policy from "./Policy.js"
 /**
  * @since 0.1.0
  */
 export * as Retry from "./Retry.js"
+/**
+ * @since 0.1.0
+ */
+export * as Storage from "./Storage.js"
 /**
  * @since 0.1.0
  */
