@@ -37,6 +37,10 @@ export * as Policy from "./Policy.js"
 /**
  * @since 0.1.0
  */
+export * as ResilientEventStore from "./ResilientEventStore.js"
+/**
+ * @since 0.1.0
+ */
 export * as Retry from "./Retry.js"
 /**
  * @since 0.1.0
