@@ -111,6 +111,18 @@ export const run = (options: Options): void => {
             assert.strictEqual(second.version, 2)
           }))
 
+        it.effect("an empty append checks the expectation and writes nothing", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            yield* store.append(id, events(2), ExpectedVersion.Any)
+            const empty = yield* store.append(id, [], ExpectedVersion.exact(2))
+            assert.deepStrictEqual(empty, { streamId: id, version: 2, positions: [] })
+            const stale = yield* Effect.flip(store.append(id, [], ExpectedVersion.exact(1)))
+            assert.strictEqual(stale._tag, "WrongExpectedVersion")
+            assert.strictEqual((yield* store.readStream(id)).length, 2)
+          }))
+
         it.effect("a refused append writes nothing", () =>
           Effect.gen(function*() {
             const store = yield* EventStore.EventStore
@@ -124,6 +136,20 @@ export const run = (options: Options): void => {
       })
 
       describe("idempotency", () => {
+        it.effect("a large batch is appended whole, in order", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const result = yield* store.append(id, events(1234), ExpectedVersion.NoStream)
+            assert.strictEqual(result.version, 1234)
+            assertIncreasing(result.positions)
+            const read = yield* store.readStream(id)
+            assert.deepStrictEqual(read.map((e) => e.streamVersion), read.map((_, i) => i + 1))
+            const conflict = yield* Effect.flip(store.append(id, events(700), ExpectedVersion.exact(1000)))
+            assert.strictEqual(conflict._tag, "WrongExpectedVersion")
+            assert.strictEqual((yield* store.streamInfo(id)).version, 1234)
+          }))
+
         it.effect("re-appending the same ids at the same place returns the first result and writes once", () =>
           Effect.gen(function*() {
             const store = yield* EventStore.EventStore

@@ -7,7 +7,7 @@
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { Config, ConfigError } from "effect"
-import { Effect, Layer, Redacted, Schedule, Stream } from "effect"
+import { Effect, Layer, Queue, Redacted, Schedule, Stream } from "effect"
 import type { EventStore } from "./EventStore.js"
 import { EventStoreError } from "./EventStoreError.js"
 import * as SqlEventStore from "./SqlEventStore.js"
@@ -32,15 +32,32 @@ export interface Options extends Omit<SqlEventStore.Options, "wakeups"> {
 export const layerStore = (
   options: Omit<SqlEventStore.Options, "wakeups"> = {}
 ): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> =>
-  Layer.unwrapEffect(Effect.map(PgClient.PgClient, (pg) =>
-    SqlEventStore.layer({
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const pg = yield* PgClient.PgClient
+    // NOTIFY inside an append would serialize every commit on the notification queue's lock, so
+    // appends only mark that something changed and this fiber notifies, outside their transactions
+    const changed = yield* Queue.sliding<void>(1)
+    // at most one notification per 20 ms, each its own transaction; a lost one only delays a
+    // reader until its next poll, so it need not wait for the disk
+    const notify = pg.withTransaction(
+      pg`SET LOCAL synchronous_commit = off`.pipe(Effect.zipRight(pg`SELECT pg_notify('chronicle_events', '')`))
+    )
+    yield* Queue.take(changed).pipe(
+      Effect.zipRight(notify.pipe(Effect.ignore)),
+      Effect.zipRight(Effect.sleep("20 millis")),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    return SqlEventStore.layer({
       ...options,
+      afterAppend: () => Queue.unsafeOffer(changed, undefined),
       // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
       wakeups: pg.listen("chronicle_events").pipe(
         Stream.map((): void => undefined),
         Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
       ).pipe(Stream.catchAll(() => Stream.empty))
-    })))
+    })
+  }))
 
 /**
  * The event store on PostgreSQL, with the client it uses.

@@ -11,7 +11,7 @@ import { EventStore } from "./EventStore.js"
 import type { Service } from "./EventStore.js"
 import type { EventStoreError } from "./EventStoreError.js"
 import type { SqlOptions } from "./internal/sql.js"
-import { appendDuration, makeSql, slowAppends } from "./internal/sql.js"
+import { appendDuration, heldBack, makeSql, slowAppends } from "./internal/sql.js"
 
 /**
  * @since 0.1.0
@@ -36,10 +36,10 @@ export const layer = (options: Options = {}): Layer.Layer<EventStore, EventStore
   Layer.scoped(EventStore, makeSql(options))
 
 /**
- * The adapter's metrics: append durations, and appends that waited longer than `slowAppend`
- * (on PostgreSQL, usually behind a long transaction that appended and has not committed).
+ * The adapter's metrics: append durations, appends slower than `slowAppend`, and (PostgreSQL) how
+ * long readers have been held back by an open transaction that wrote events.
  *
  * @since 0.1.0
  * @category metrics
  */
-export const metrics = { appendDuration, slowAppends } as const
+export const metrics = { appendDuration, slowAppends, heldBack } as const

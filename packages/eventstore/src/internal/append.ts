@@ -24,21 +24,24 @@ export const validateStreamId = (streamId: unknown): Effect.Effect<void, Invalid
     ? invalid(streamId.slice(0, 40), `stream id is longer than ${maxStreamIdLength} characters`)
     : Effect.void
 
-const validateEvent = (event: EventData): string | undefined => {
+const validateEvent = (event: EventData, checkJson: boolean): string | undefined => {
   if (typeof event.eventId !== "string" || event.eventId.length === 0) return "every event needs a non-empty eventId"
   if (typeof event.type !== "string" || event.type.length === 0) return `event ${event.eventId} needs a non-empty type`
   if (
     event.schemaVersion !== undefined && (!Number.isInteger(event.schemaVersion) || event.schemaVersion < 1)
   ) return `event ${event.eventId}: schemaVersion must be a positive integer`
-  if (!isJsonCompatible(event.data)) return `event ${event.eventId}: data is not JSON-compatible`
-  if (event.metadata !== undefined && !isJsonCompatible(event.metadata)) {
+  if (checkJson && !isJsonCompatible(event.data)) return `event ${event.eventId}: data is not JSON-compatible`
+  if (checkJson && event.metadata !== undefined && !isJsonCompatible(event.metadata)) {
     return `event ${event.eventId}: metadata is not JSON-compatible`
   }
   return undefined
 }
 
-/** Checks a batch of appends before anything is written. */
-export const validate = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<void, InvalidRequest> =>
+/** Checks a batch of appends before anything is written; `checkJson: false` when the caller encodes. */
+export const validate = (
+  appends: ReadonlyArray<StreamAppend>,
+  options: { readonly checkJson: boolean } = { checkJson: true }
+): Effect.Effect<void, InvalidRequest> =>
   Effect.suspend(() => {
     const streams = new Set<string>()
     const ids = new Set<string>()
@@ -51,7 +54,7 @@ export const validate = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<vo
         return invalid(streamId, `expected version must be a non-negative integer, got ${expected.version}`)
       }
       for (const event of events) {
-        const problem = validateEvent(event)
+        const problem = validateEvent(event, options.checkJson)
         if (problem !== undefined) return invalid(streamId, problem)
         if (ids.has(event.eventId)) return invalid(streamId, `event id ${event.eventId} appears twice in one append`)
         ids.add(event.eventId)

@@ -1,17 +1,18 @@
-// The SQL adapter, written once against SqlClient. An append is one guarded INSERT ... SELECT:
-// the expected-version checks and the tombstone check are its WHERE clause, so it is atomic
-// without a read-then-write race, in or out of a caller's transaction. When it inserts nothing,
-// a slower diagnosis path works out which error to report (or that it was a retry).
+// The SQL adapter, written once against SqlClient. An append is one guarded INSERT ... SELECT per
+// stream: the expected-version and tombstone checks are its WHERE clause, so it is atomic without
+// a read-then-write race, in or out of a caller's transaction. When it inserts nothing, a slower
+// diagnosis path works out which error to report (or that it was a retry of an earlier append).
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Duration, Effect, Metric, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberId, Metric, Option, Stream } from "effect"
 import type { AppendResult, RecordedEvent, Service, StreamAppend } from "../EventStore.js"
-import { categoryOf } from "../EventStore.js"
 import { EventStoreError, IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
 import { readLimit, resolveRetry, validate, validateStreamId, wrongVersion } from "./append.js"
 import type { StoredId } from "./append.js"
 import { makeService } from "./service.js"
+import type { EncodedEvent } from "./sqlStatements.js"
+import { pgAppend, positionsPerTransaction, sqliteAppend } from "./sqlStatements.js"
 import { migrate } from "./sqlSchema.js"
 
 export interface SqlOptions {
@@ -19,12 +20,13 @@ export interface SqlOptions {
   readonly pollInterval?: Duration.DurationInput
   /** Extra wake-ups for subscriptions, e.g. PostgreSQL notifications. */
   readonly wakeups?: Stream.Stream<void>
+  /** Called after each successful append, e.g. to notify other processes. */
+  readonly afterAppend?: () => void
   /** An append slower than this is logged as waiting (default 1 s). */
   readonly slowAppend?: Duration.DurationInput
+  /** On PostgreSQL, a reader held back this long by an open transaction says so (default 5 s). */
+  readonly heldBackWarning?: Duration.DurationInput
 }
-
-/** The PostgreSQL lock that makes global positions commit in order (see docs/decisions). */
-export const appendLockKey = 7_262_011_415
 
 // the largest INTEGER both dialects store
 const maxVersion = 2_147_483_647
@@ -32,6 +34,9 @@ const maxVersion = 2_147_483_647
 export const appendDuration = Metric.timer("chronicle_eventstore_append_duration", "Time to append to the event store")
 export const slowAppends = Metric.counter("chronicle_eventstore_slow_appends_total", {
   description: "Appends that waited longer than the slow-append threshold"
+})
+export const heldBack = Metric.gauge("chronicle_eventstore_reader_held_back_seconds", {
+  description: "How long readers have been held back by an open transaction that wrote events (PostgreSQL)"
 })
 
 interface EventRow {
@@ -78,6 +83,44 @@ const isUniqueViolation = (error: SqlError): boolean => {
   return text.includes("23505") || text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT")
 }
 
+/** Encodes an append's events to JSON text once; anything that is not JSON-compatible is refused. */
+const encodeEvents = (append: StreamAppend): Effect.Effect<Array<EncodedEvent>, InvalidRequest> =>
+  Effect.suspend(() => {
+    const out: Array<EncodedEvent> = []
+    for (const event of append.events) {
+      let data: string | undefined
+      let metadata: string | undefined
+      try {
+        data = JSON.stringify(event.data)
+        metadata = JSON.stringify(event.metadata ?? {})
+      } catch {
+        data = undefined
+      }
+      if (data === undefined || metadata === undefined) {
+        return Effect.fail(
+          new InvalidRequest({ streamId: append.streamId, reason: `event ${event.eventId}: data is not JSON-compatible` })
+        )
+      }
+      out.push({
+        eventId: event.eventId,
+        type: event.type,
+        schemaVersion: event.schemaVersion ?? 1,
+        data,
+        metadata,
+        correlationId: event.correlationId ?? null,
+        causationId: event.causationId ?? null
+      })
+    }
+    return Effect.succeed(out)
+  })
+
+/** The statement inserted fewer rows than asked: the guard refused, or a constraint fired. */
+class NotInserted {
+  readonly _tag = "NotInserted"
+}
+
+type AppendFailure = Exclude<import("../EventStoreError.js").AppendError, InvalidRequest> | SqlError
+
 export const makeSql = (options: SqlOptions = {}) =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
@@ -87,72 +130,73 @@ export const makeSql = (options: SqlOptions = {}) =>
     const recorded = toRecorded(parseJson)
     const pollInterval = Duration.decode(options.pollInterval ?? "100 millis")
     const slowAppend = Duration.toMillis(options.slowAppend ?? "1 second")
-    // bumped on every local commit and every outside wake-up; subscribers wait on it or a poll
-    const signals = yield* SubscriptionRef.make(0)
+    const heldBackAfter = Duration.toMillis(options.heldBackWarning ?? "5 seconds")
+    const afterAppend = options.afterAppend
 
-    const insertRows = (appends: ReadonlyArray<StreamAppend>, now: number) => {
-      let ord = 0
-      const rows = appends.flatMap((append) =>
-        append.events.map((event, i) => ({
-          ord: ord++,
-          event_id: event.eventId,
-          stream_id: append.streamId,
-          seq: i + 1,
-          category: categoryOf(append.streamId),
-          type: event.type,
-          schema_version: event.schemaVersion ?? 1,
-          data: event.data,
-          metadata: event.metadata ?? {},
-          correlation_id: event.correlationId ?? null,
-          causation_id: event.causationId ?? null
-        }))
-      )
-      const streamIds = appends.map((a) => a.streamId)
-      const guards = appends.flatMap((append) => {
-        const current = sql`coalesce((SELECT max(g.version) FROM chronicle_events g WHERE g.stream_id = ${append.streamId}), 0)`
-        switch (append.expected._tag) {
-          case "Any":
-            return []
-          case "NoStream":
-            return [sql`${current} = 0`]
-          case "StreamExists":
-            return [sql`${current} > 0`]
-          case "Exact":
-            return [sql`${current} = ${append.expected.version}`]
-        }
-      })
-      const guard = sql.and([
-        sql`NOT EXISTS (SELECT 1 FROM chronicle_tombstones t WHERE ${sql.in("t.stream_id", streamIds)})`,
-        ...guards
-      ])
-      if (dialect === "pg") {
-        return sql<EventRow>`
-          WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${appendLockKey}) AS locked),
-          woken AS MATERIALIZED (SELECT pg_notify('chronicle_events', '') AS notified FROM lock)
-          INSERT INTO chronicle_events (event_id, stream_id, version, category, type, schema_version, data, metadata, correlation_id, causation_id, created_at)
-          SELECT r.event_id, r.stream_id,
-            coalesce((SELECT max(e.version) FROM chronicle_events e WHERE e.stream_id = r.stream_id), 0) + r.seq,
-            r.category, r.type, r.schema_version, r.data, r.metadata, r.correlation_id, r.causation_id,
-            to_timestamp(${now}::double precision / 1000)
-          FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(
-            event_id text, stream_id text, seq int, category text, type text, schema_version int,
-            data jsonb, metadata jsonb, correlation_id text, causation_id text, ord bigint)
-          CROSS JOIN lock CROSS JOIN woken
-          WHERE ${guard}
-          ORDER BY r.ord
-          RETURNING ${sql.literal(columns)}`
+    // completed by the next local append or outside wake-up; subscribers also poll
+    let wake: Deferred.Deferred<void> | undefined
+    const signal = () => {
+      if (wake !== undefined) {
+        Deferred.unsafeDone(wake, Exit.void)
+        wake = undefined
       }
-      return sql<EventRow>`
-        INSERT INTO chronicle_events (event_id, stream_id, version, category, type, schema_version, data, metadata, correlation_id, causation_id, created_at)
-        SELECT r.value ->> '$.event_id', r.value ->> '$.stream_id',
-          coalesce((SELECT max(e.version) FROM chronicle_events e WHERE e.stream_id = r.value ->> '$.stream_id'), 0) + (r.value ->> '$.seq'),
-          r.value ->> '$.category', r.value ->> '$.type', r.value ->> '$.schema_version', r.value -> '$.data', r.value -> '$.metadata',
-          r.value ->> '$.correlation_id', r.value ->> '$.causation_id', ${now}
-        FROM json_each(${JSON.stringify(rows)}) r
-        WHERE ${guard}
-        ORDER BY r.key
-        RETURNING ${sql.literal(columns)}`
     }
+
+    const currentVersion = (streamId: string) =>
+      Effect.map(
+        sql<{ v: number | string }>`SELECT coalesce(max(version), 0) AS v FROM chronicle_events WHERE stream_id = ${streamId}`,
+        (rows) => Number(rows[0]?.v ?? 0)
+      )
+
+    const refused = (error: SqlError) => isUniqueViolation(error) || String(error.cause).includes("chronicle: ")
+
+    const toResult = (streamId: string, rows: ReadonlyArray<{ position: number | string; version: number | string }>) => ({
+      streamId,
+      version: rows.length === 0 ? 0 : Number(rows[rows.length - 1].version),
+      positions: rows.map((r) => Number(r.position))
+    })
+
+    /** Inserts one stream's events if its expectation holds; fails with NotInserted otherwise. */
+    const insertStream = (
+      append: StreamAppend,
+      events: ReadonlyArray<EncodedEvent>,
+      now: number
+    ): Effect.Effect<AppendResult, NotInserted | SqlError> => {
+      if (events.length === 0) {
+        // nothing to write, but the expectation and the tombstone are still checked
+        return Effect.flatMap(Effect.zip(currentVersion(append.streamId), tombstonesOf([append.streamId])), ([version, deleted]) =>
+          deleted.size === 0 && ExpectedVersion.matches(append.expected, version)
+            ? Effect.succeed({ streamId: append.streamId, version, positions: [] })
+            : Effect.fail(new NotInserted()))
+      }
+      if (dialect === "pg") {
+        const { params, text } = pgAppend(append, events, now)
+        return sql.unsafe<{ position: number | string; version: number | string }>(text, params).pipe(
+          Effect.catchIf(isUniqueViolation, () => Effect.fail(new NotInserted())),
+          Effect.filterOrFail((rows) => rows.length === events.length, () => new NotInserted()),
+          Effect.map((rows) => toResult(append.streamId, rows))
+        )
+      }
+      const expected = append.expected
+      const after = expected._tag === "Exact"
+        ? Effect.succeed(expected.version)
+        : expected._tag === "NoStream"
+        ? Effect.succeed(0)
+        : Effect.flatMap(currentVersion(append.streamId), (v) =>
+          expected._tag === "StreamExists" && v === 0 ? Effect.fail(new NotInserted()) : Effect.succeed(v))
+      return Effect.flatMap(after, (version) =>
+        Effect.forEach(sqliteAppend(append.streamId, version, events, now), ({ params, text }) =>
+          sql.unsafe<{ position: number | string; version: number | string }>(text, params)).pipe(
+            Effect.map((chunks) => toResult(append.streamId, chunks.flat())),
+            Effect.catchIf(refused, () => Effect.fail(new NotInserted()))
+          ))
+    }
+
+    // A PostgreSQL statement that fails inside a transaction aborts it, so inside a caller's
+    // transaction the insert runs in a savepoint; outside, it is one autocommitted statement.
+    const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>, several: boolean) =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
+        several || (dialect === "pg" && Option.isSome(inTransaction)) ? sql.withTransaction(effect) : effect)
 
     const versionsOf = (streamIds: ReadonlyArray<string>) =>
       Effect.map(
@@ -182,7 +226,9 @@ export const makeSql = (options: SqlOptions = {}) =>
 
     // The guarded insert wrote nothing or hit a unique constraint: find out why. Returns the
     // earlier results when the whole call was a retry, or `undefined` when it should run again.
-    const diagnose = (appends: ReadonlyArray<StreamAppend>) =>
+    const diagnose = (
+      appends: ReadonlyArray<StreamAppend>
+    ): Effect.Effect<Array<AppendResult> | undefined, AppendFailure> =>
       Effect.gen(function*() {
         const streamIds = appends.map((a) => a.streamId)
         const deleted = yield* tombstonesOf(streamIds)
@@ -217,55 +263,41 @@ export const makeSql = (options: SqlOptions = {}) =>
 
     const appendMany: Service["appendMany"] = (appends) =>
       Effect.gen(function*() {
-        yield* validate(appends)
-        const total = appends.reduce((n, a) => n + a.events.length, 0)
-        if (total === 0) {
-          // nothing to write: still check the expectations and tombstones
-          const diagnosed = yield* diagnose(appends).pipe(Effect.mapError((e) => e._tag === "SqlError" ? storeError("append")(e) : e))
-          if (diagnosed !== undefined) return diagnosed
-          const versions = yield* versionsOf(appends.map((a) => a.streamId)).pipe(Effect.mapError(storeError("append")))
-          return appends.map((a) => ({ streamId: a.streamId, version: versions.get(a.streamId) ?? 0, positions: [] }))
-        }
+        yield* validate(appends, { checkJson: false })
+        const encoded = yield* Effect.forEach(appends, encodeEvents)
+        const total = encoded.reduce((n, e) => n + e.length, 0)
         const started = yield* Clock.currentTimeMillis
-        const attempt = Effect.gen(function*() {
-          const inserted = yield* insertRows(appends, started).pipe(
-            Effect.map(Option.some),
-            Effect.catchIf(isUniqueViolation, () => Effect.succeed(Option.none<ReadonlyArray<EventRow>>()))
+        const attempt = (tries: number): Effect.Effect<ReadonlyArray<AppendResult>, AppendFailure> =>
+          atomically(
+            Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], started)),
+            appends.length > 1 || (dialect === "sqlite" && total > 500)
+          ).pipe(
+            Effect.catchTag("NotInserted", () =>
+              Effect.flatMap(diagnose(appends), (retried) =>
+                retried !== undefined
+                  ? Effect.succeed(retried)
+                  : tries < 20
+                  // a concurrent writer moved a stream that this call had no exact expectation of
+                  ? attempt(tries + 1)
+                  : Effect.fail(new EventStoreError({ operation: "append", cause: new Error("too much contention on the appended streams") }))))
           )
-          if (Option.isSome(inserted) && inserted.value.length === total) {
-            const rows = inserted.value
-            return appends.map((append) => {
-              const mine = rows.filter((r) => r.stream_id === append.streamId)
-              return {
-                streamId: append.streamId,
-                version: mine.length === 0 ? 0 : Number(mine[mine.length - 1].version),
-                positions: mine.map((r) => Number(r.position))
-              }
-            })
-          }
-          const diagnosed = yield* diagnose(appends)
-          if (diagnosed !== undefined) return diagnosed
-          // a concurrent writer moved a stream that this call expected nothing of: try again
-          return yield* Effect.fail("retry" as const)
-        })
-        const results = yield* attempt.pipe(
-          Effect.retry({ while: (e) => e === "retry", schedule: Schedule.recurs(20) }),
-          Effect.catchIf((e): e is "retry" => e === "retry", () =>
-            Effect.fail(new EventStoreError({ operation: "append", cause: new Error("too much contention on the appended streams") }))),
-          Effect.catchTag("SqlError", (e) => Effect.fail(storeError("append")(e)))
-        )
-        const finished = yield* Clock.currentTimeMillis
-        const took = finished - started
+        const results = yield* attempt(0).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(storeError("append")(e))))
+        const took = (yield* Clock.currentTimeMillis) - started
         yield* Metric.update(appendDuration, Duration.millis(took))
         if (took > slowAppend) {
           yield* Metric.increment(slowAppends)
-          yield* Effect.logWarning(
-            `event store append took ${took} ms: it waited for the append lock or the database; a long transaction that appended may be holding it`
-          )
+          yield* Effect.logWarning(`event store append took ${took} ms: it waited for the database (locks or I/O)`)
         }
-        yield* SubscriptionRef.update(signals, (n) => n + 1)
+        signal()
+        afterAppend?.()
         return results
       })
+
+    // Readers stop below the oldest running transaction: every position under it is final (see
+    // docs/decisions/0002). SQLite has one writer at a time, so everything committed is final.
+    const safeBound = dialect === "pg"
+      ? sql.literal(`position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint * ${positionsPerTransaction}`)
+      : sql.literal("1 = 1")
 
     const readStream: Service["readStream"] = (streamId, options = {}) =>
       Effect.gen(function*() {
@@ -297,12 +329,12 @@ export const makeSql = (options: SqlOptions = {}) =>
           : filter._tag === "Stream"
           ? sql`stream_id = ${filter.streamId} AND position > ${from}`
           : sql`category = ${filter.category} AND position > ${from}`
-        const rows = yield* sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events WHERE ${where}
-          ORDER BY position ASC LIMIT ${limit}`.pipe(Effect.mapError(storeError("readAll")))
+        const rows = yield* sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events
+          WHERE ${where} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.pipe(Effect.mapError(storeError("readAll")))
         return rows.map(recorded)
       })
 
-    const head = sql<{ head: number | string | null }>`SELECT max(position) AS head FROM chronicle_events`.pipe(
+    const head = sql<{ head: number | string | null }>`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.pipe(
       Effect.map((rows) => Number(rows[0]?.head ?? 0)),
       Effect.mapError(storeError("head"))
     )
@@ -371,15 +403,47 @@ export const makeSql = (options: SqlOptions = {}) =>
       )
 
     if (options.wakeups !== undefined) {
-      yield* options.wakeups.pipe(
-        Stream.runForEach(() => SubscriptionRef.update(signals, (n) => n + 1)),
-        Effect.forkScoped
-      )
+      yield* options.wakeups.pipe(Stream.runForEach(() => Effect.sync(signal)), Effect.forkScoped)
     }
+
+    // On PostgreSQL, an open transaction that wrote events holds readers below its position;
+    // after a while that is worth saying, with who holds it.
+    let heldSince: number | undefined
+    let warned = false
+    const checkHeldBack = Effect.gen(function*() {
+      const [row] = yield* sql<{ newest: string | number | null; safe: string | number | null; xmin: string }>`
+        SELECT (SELECT max(position) FROM chronicle_events) AS newest,
+          (SELECT max(position) FROM chronicle_events WHERE ${safeBound}) AS safe,
+          pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`
+      const now = yield* Clock.currentTimeMillis
+      if (row === undefined || Number(row.newest ?? 0) <= Number(row.safe ?? 0)) {
+        heldSince = undefined
+        warned = false
+        return yield* Metric.set(heldBack, 0)
+      }
+      heldSince ??= now
+      yield* Metric.set(heldBack, (now - heldSince) / 1000)
+      if (!warned && now - heldSince >= heldBackAfter) {
+        warned = true
+        const holders = yield* sql<{ pid: number; xact_start: Date | null; state: string | null; query: string | null }>`
+          SELECT pid, xact_start, state, left(query, 200) AS query FROM pg_stat_activity WHERE backend_xid::text = ${row.xmin}`
+        yield* Effect.logWarning(
+          `event store readers have been held back for ${now - heldSince} ms by open transaction ${row.xmin}` +
+            (holders.length > 0 ? ` (pid ${holders[0].pid}, ${holders[0].state}: ${holders[0].query})` : "") +
+            `: events committed after it become visible once it commits or rolls back`
+        )
+      }
+    }).pipe(Effect.catchAll(() => Effect.void))
 
     // other processes write too, so a local signal only shortens the wait; the poll bounds it
     const awaitChange = () =>
-      signals.changes.pipe(Stream.drop(1), Stream.take(1), Stream.runDrain, Effect.race(Effect.sleep(pollInterval)))
+      Effect.suspend(() => {
+        wake ??= Deferred.unsafeMake<void>(FiberId.none)
+        return Deferred.await(wake).pipe(
+          Effect.race(Effect.sleep(pollInterval)),
+          Effect.zipRight(dialect === "pg" ? checkHeldBack : Effect.void)
+        )
+      })
 
     return makeService({
       appendMany,

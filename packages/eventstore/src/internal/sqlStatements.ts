@@ -1,0 +1,90 @@
+// The append statements, per dialect, with their text cached: the hot path passes plain
+// parameters and never compiles SQL fragments.
+import type { StreamAppend } from "../EventStore.js"
+import { categoryOf } from "../EventStore.js"
+
+export type Dialect = "pg" | "sqlite"
+
+/**
+ * PostgreSQL positions are `xid * 2^20 + n`: ordered like transaction ids, so a reader that stops
+ * below the oldest running transaction (`pg_snapshot_xmin`) never skips a late committer.
+ */
+export const positionsPerTransaction = 1_048_576
+
+/** One row per event, in the order the statement's parameters expect. */
+export interface EncodedEvent {
+  readonly eventId: string
+  readonly type: string
+  readonly schemaVersion: number
+  readonly data: string
+  readonly metadata: string
+  readonly correlationId: string | null
+  readonly causationId: string | null
+}
+
+// rows per SQLite statement: 11 parameters each stays far below SQLite's 32766
+const rowsPerStatement = 500
+
+const columns =
+  "event_id, stream_id, version, category, type, schema_version, data, metadata, correlation_id, causation_id, created_at"
+
+const sqliteTexts = new Map<number, string>()
+const sqliteText = (count: number) => {
+  let text = sqliteTexts.get(count)
+  if (text === undefined) {
+    const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    text = `INSERT INTO chronicle_events (${columns}) VALUES ${
+      Array.from({ length: count }, () => row).join(", ")
+    } RETURNING position, version`
+    sqliteTexts.set(count, text)
+  }
+  return text
+}
+
+/**
+ * SQLite: plain inserts at versions `after + 1, after + 2, ...`. The unique (stream, version) index
+ * refuses a version already taken and a trigger refuses a gap or a deleted stream, so a stale
+ * `after` inserts nothing.
+ */
+export const sqliteAppend = (
+  streamId: string,
+  after: number,
+  events: ReadonlyArray<EncodedEvent>,
+  now: number
+): Array<{ readonly text: string; readonly params: Array<unknown> }> => {
+  const category = categoryOf(streamId)
+  const statements: Array<{ text: string; params: Array<unknown> }> = []
+  for (let start = 0; start < events.length; start += rowsPerStatement) {
+    const chunk = events.slice(start, start + rowsPerStatement)
+    const params: Array<unknown> = []
+    chunk.forEach((e, i) =>
+      params.push(
+        e.eventId, streamId, after + start + i + 1, category, e.type, e.schemaVersion, e.data, e.metadata,
+        e.correlationId, e.causationId, now
+      )
+    )
+    statements.push({ text: sqliteText(chunk.length), params })
+  }
+  return statements
+}
+
+/** PostgreSQL: the `chronicle_append` function checks the expectation and inserts in one call. */
+export const pgAppend = (
+  append: StreamAppend,
+  events: ReadonlyArray<EncodedEvent>,
+  now: number
+): { readonly text: string; readonly params: Array<unknown> } => {
+  const { expected, streamId } = append
+  // data and metadata are already JSON text: splice them in rather than parse and re-encode
+  const rows = `[${
+    events.map((e, i) =>
+      `{"event_id":${JSON.stringify(e.eventId)},"seq":${i + 1},"type":${JSON.stringify(e.type)},"schema_version":${e.schemaVersion},"data":${e.data},"metadata":${e.metadata},"correlation_id":${
+        JSON.stringify(e.correlationId)
+      },"causation_id":${JSON.stringify(e.causationId)}}`
+    ).join(",")
+  }]`
+  return {
+    text: "SELECT out_position AS position, out_version AS version FROM chronicle_append($1, $2, $3, $4::json, $5, $6)",
+    params: [streamId, categoryOf(streamId), now, rows, expected._tag, expected._tag === "Exact" ? expected.version : 0]
+  }
+}
