@@ -111,34 +111,50 @@ const fromCore = (core: Bus.Core): Service => ({
 export const layer = (options: Options = {}): Layer.Layer<CommandBus> => Layer.effect(CommandBus, make(options))
 
 /**
- * Registers the handler of one command type. Its requirements come from the layer's context.
+ * How a command is handled: its success and failure are the ones its schema declares.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handle<S extends MessageSchema> = (
+  command: MessageOf<S>,
+  context: MessageContext
+) => Effect.Effect<Success<MessageOf<S>>, Failure<MessageOf<S>>>
+
+/**
+ * Registers the handler of one command type. Give either the handling function, or an effect that
+ * builds it: services the handler uses are taken once, when the layer is built, so dispatching
+ * never rebuilds or provides a context (changing a fiber's context costs more than a dispatch).
  *
  * @example
  * ```ts
  * const Handlers = Layer.mergeAll(
- *   CommandBus.handler(OpenAccount, (command) => accounts.handle(command.accountId, command)),
- *   CommandBus.handler(Deposit, depositHandler)
+ *   CommandBus.handler(Ping, (ping) => Effect.succeed(ping.n + 1)),
+ *   CommandBus.handler(Deposit, Effect.map(Accounts, (accounts) =>
+ *     CommandHandler.fromAggregate(accounts, { id: (c) => c.accountId })))
  * )
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const handler = <S extends MessageSchema, R = never>(
+export const handler: {
+  <S extends MessageSchema, E = never, R = never>(
+    schema: S,
+    build: Effect.Effect<Handle<S>, E, R>
+  ): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler | E, CommandBus | R>
+  <S extends MessageSchema>(schema: S, handle: Handle<S>): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler, CommandBus>
+} = <S extends MessageSchema, E, R>(
   schema: S,
-  handle: (
-    command: MessageOf<S>,
-    context: MessageContext
-  ) => Effect.Effect<Success<MessageOf<S>>, Failure<MessageOf<S>>, R>
-): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler, CommandBus | R> =>
+  handleOrBuild: Handle<S> | Effect.Effect<Handle<S>, E, R>
+): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler | E, CommandBus | R> =>
   Layer.effect(
     Context.GenericTag<Handler<S["_tag"]>>(`@chronicle/cqrs/CommandBus/Handler/${schema._tag}`),
     Effect.gen(function*() {
       const bus = yield* CommandBus
-      const context = yield* Effect.context<R>()
+      const handle = Effect.isEffect(handleOrBuild) ? yield* handleOrBuild : handleOrBuild
       // The bus routes only messages tagged `schema._tag` (decoded or checked by `schema`) here.
-      const run = handle as unknown as (command: Message, context: MessageContext) => Effect.Effect<unknown, unknown, R>
-      yield* bus.register(schema, (command, messageContext) => Effect.provide(run(command, messageContext), context))
+      yield* bus.register(schema, handle as unknown as (message: Message, context: MessageContext) => Effect.Effect<unknown, unknown>)
       const marker: Handler<S["_tag"]> = { [HandlerTypeId]: schema._tag }
       return marker
     })

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Duration, Schedule } from "effect"
-import { Clock, Effect, Either, Metric, MetricBoundaries, ParseResult } from "effect"
+import { Effect, Either, Metric, MetricBoundaries, MetricLabel, ParseResult } from "effect"
 import type { BusError } from "./CqrsError.js"
 import { MessageRejected, ValidationError } from "./CqrsError.js"
 import { outcomeOf } from "./internal/outcome.js"
@@ -69,23 +69,21 @@ export const validation: Middleware = make("validation", (next, context) =>
  * @category middleware
  */
 export const logging: Middleware = make("logging", (next, context) =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) =>
-    next.pipe(
-      Effect.onExit((exit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (end) => {
-          const outcome = outcomeOf(exit)
-          const message = `${context.kind} ${context.type}: ${outcome}`
-          const log = outcome === "success" ? Effect.logDebug(message) : Effect.logWarning(message)
-          return log.pipe(
-            Effect.annotateLogs({
-              messageId: context.messageId,
-              correlationId: context.correlationId ?? "",
-              durationMillis: end - start
-            })
-          )
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.onExit(next, (exit) => {
+      const outcome = outcomeOf(exit)
+      const message = `${context.kind} ${context.type}: ${outcome}`
+      const log = outcome === "success" ? Effect.logDebug(message) : Effect.logWarning(message)
+      return log.pipe(
+        Effect.annotateLogs({
+          messageId: context.messageId,
+          correlationId: context.correlationId ?? "",
+          durationMillis: performance.now() - start
         })
       )
-    )))
+    })
+  }))
 
 /**
  * Runs each message in a tracing span named `${kind} ${type}` with its ids as attributes.
@@ -134,33 +132,27 @@ export const messageDuration = Metric.histogram(
  * @category middleware
  */
 export const metrics: Middleware = (() => {
-  // Tagged metrics are built once per (kind, type, outcome), not per message.
-  const cache = new Map<string, readonly [Metric.Metric.Counter<number>, Metric.Metric.Histogram<number>]>()
-  const metricsFor = (kind: string, type: string, outcome: string) => {
+  // Tag sets are built once per (kind, type, outcome), not per message.
+  const labels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  const labelsFor = (kind: string, type: string, outcome: string) => {
     const key = `${kind}\u0000${type}\u0000${outcome}`
-    let found = cache.get(key)
+    let found = labels.get(key)
     if (found === undefined) {
-      found = [
-        messageCount.pipe(Metric.tagged("kind", kind), Metric.tagged("type", type), Metric.tagged("outcome", outcome)),
-        messageDuration.pipe(Metric.tagged("kind", kind), Metric.tagged("type", type), Metric.tagged("outcome", outcome))
-      ] as const
-      cache.set(key, found)
+      found = [MetricLabel.make("kind", kind), MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]
+      labels.set(key, found)
     }
     return found
   }
   return make("metrics", (next, context) =>
-    Effect.flatMap(Clock.currentTimeNanos, (start) =>
-      next.pipe(
-        Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeNanos, (end) => {
-            const [counter, histogram] = metricsFor(context.kind, context.type, outcomeOf(exit))
-            return Effect.zipRight(
-              Metric.update(counter, 1),
-              Metric.update(histogram, Number(end - start) / 1e6)
-            )
-          })
-        )
-      )))
+    Effect.suspend(() => {
+      const start = performance.now()
+      return Effect.onExit(next, (exit) =>
+        Effect.sync(() => {
+          const tags = labelsFor(context.kind, context.type, outcomeOf(exit))
+          messageCount.unsafeUpdate(1, tags)
+          messageDuration.unsafeUpdate(performance.now() - start, tags)
+        }))
+    }))
 })()
 
 /**

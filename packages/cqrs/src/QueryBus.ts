@@ -112,34 +112,50 @@ const fromCore = (core: Bus.Core): Service => ({
 export const layer = (options: Options = {}): Layer.Layer<QueryBus> => Layer.effect(QueryBus, make(options))
 
 /**
- * Registers the handler of one query type. Its requirements come from the layer's context.
+ * How a query is handled: its success and failure are the ones its schema declares.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handle<S extends MessageSchema> = (
+  query: MessageOf<S>,
+  context: MessageContext
+) => Effect.Effect<Success<MessageOf<S>>, Failure<MessageOf<S>>>
+
+/**
+ * Registers the handler of one query type. Give either the handling function, or an effect that
+ * builds it: services the handler uses are taken once, when the layer is built, so dispatching
+ * never rebuilds or provides a context (changing a fiber's context costs more than a dispatch).
  *
  * @example
  * ```ts
  * const Handlers = Layer.mergeAll(
- *   QueryBus.handler(GetBalance, (query) => balances.get(query.accountId)),
- *   QueryBus.handler(GetHistory, historyHandler)
+ *   QueryBus.handler(Ping, (ping) => Effect.succeed(ping.n + 1)),
+ *   QueryBus.handler(Deposit, Effect.map(Accounts, (accounts) =>
+ *     CommandHandler.fromAggregate(accounts, { id: (c) => c.accountId })))
  * )
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const handler = <S extends MessageSchema, R = never>(
+export const handler: {
+  <S extends MessageSchema, E = never, R = never>(
+    schema: S,
+    build: Effect.Effect<Handle<S>, E, R>
+  ): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler | E, QueryBus | R>
+  <S extends MessageSchema>(schema: S, handle: Handle<S>): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler, QueryBus>
+} = <S extends MessageSchema, E, R>(
   schema: S,
-  handle: (
-    query: MessageOf<S>,
-    context: MessageContext
-  ) => Effect.Effect<Success<MessageOf<S>>, Failure<MessageOf<S>>, R>
-): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler, QueryBus | R> =>
+  handleOrBuild: Handle<S> | Effect.Effect<Handle<S>, E, R>
+): Layer.Layer<Handler<S["_tag"]>, DuplicateHandler | E, QueryBus | R> =>
   Layer.effect(
     Context.GenericTag<Handler<S["_tag"]>>(`@chronicle/cqrs/QueryBus/Handler/${schema._tag}`),
     Effect.gen(function*() {
       const bus = yield* QueryBus
-      const context = yield* Effect.context<R>()
+      const handle = Effect.isEffect(handleOrBuild) ? yield* handleOrBuild : handleOrBuild
       // The bus routes only messages tagged `schema._tag` (decoded or checked by `schema`) here.
-      const run = handle as unknown as (query: Message, context: MessageContext) => Effect.Effect<unknown, unknown, R>
-      yield* bus.register(schema, (query, messageContext) => Effect.provide(run(query, messageContext), context))
+      yield* bus.register(schema, handle as unknown as (message: Message, context: MessageContext) => Effect.Effect<unknown, unknown>)
       const marker: Handler<S["_tag"]> = { [HandlerTypeId]: schema._tag }
       return marker
     })

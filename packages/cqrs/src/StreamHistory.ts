@@ -32,9 +32,11 @@ export class GetStreamHistory extends Schema.TaggedRequest<GetStreamHistory>()("
  * @since 0.1.0
  * @category layers
  */
-export const layer = QueryBus.handler(GetStreamHistory, (query) =>
-  Effect.flatMap(EventStore.EventStore, (store) =>
+export const layer = QueryBus.handler(
+  GetStreamHistory,
+  Effect.map(EventStore.EventStore, (store) => (query: GetStreamHistory) =>
     store.readStream(query.streamId, {
       ...(query.fromVersion === undefined ? {} : { from: query.fromVersion }),
       ...(query.limit === undefined ? {} : { limit: query.limit })
-    })))
+    }))
+)

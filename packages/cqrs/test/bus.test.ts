@@ -34,10 +34,12 @@ class Greetings extends Effect.Service<Greetings>()("test/Greetings", {
   effect: Ref.make(0)
 }) {}
 
-const GreetHandler = CommandBus.handler(Greet, (command) =>
-  Effect.flatMap(Greetings, (count) => Effect.as(Ref.update(count, (n) => n + 1), `hello ${command.name}`)))
+const GreetHandler = CommandBus.handler(
+  Greet,
+  Effect.map(Greetings, (count) => (command: Greet) => Effect.as(Ref.update(count, (n) => n + 1), `hello ${command.name}`))
+)
 const FailHandler = CommandBus.handler(Fail, (command) => Effect.fail({ _tag: "Refused" as const, reason: command.reason }))
-const CountHandler = QueryBus.handler(CountGreetings, () => Effect.flatMap(Greetings, Ref.get))
+const CountHandler = QueryBus.handler(CountGreetings, Effect.map(Greetings, (count) => () => Ref.get(count)))
 
 const busLayer = (middleware: ReadonlyArray<Middleware.Middleware> = []) =>
   Layer.mergeAll(GreetHandler, FailHandler, CountHandler).pipe(

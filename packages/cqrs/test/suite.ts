@@ -528,6 +528,6 @@ const handlersFor = (
         ...(retry === undefined ? {} : { retry })
       })
     ),
-    CommandBus.handler(Deposit, CommandHandler.fromAggregate(accounts, { id: (c) => c.accountId, mode: "update" })),
-    CommandBus.handler(Withdraw, CommandHandler.fromAggregate(accounts, { id: (c) => c.accountId, mode: "update" }))
+    CommandBus.handler(Deposit, CommandHandler.fromAggregate(accounts, { id: (c: Deposit) => c.accountId, mode: "update" })),
+    CommandBus.handler(Withdraw, CommandHandler.fromAggregate(accounts, { id: (c: Withdraw) => c.accountId, mode: "update" }))
   ).pipe(L.provideMerge(CommandBus.layer()))
