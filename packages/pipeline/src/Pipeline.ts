@@ -7,9 +7,10 @@
  * @since 0.1.0
  */
 import type { Effect } from "effect"
-import { Effect as Fx, Metric } from "effect"
+import { Effect as Fx } from "effect"
+import type { Metric, Tracer } from "effect"
 import { dual } from "effect/Function"
-import { stepDuration as stepDurationInternal } from "./internal/instrument.js"
+import * as instrument from "./internal/instrument.js"
 import { ExecuteId, RunState } from "./internal/run.js"
 import type { StepFailed } from "./PipelineError.js"
 import * as Step from "./Step.js"
@@ -48,13 +49,21 @@ export interface Result<A> {
 }
 
 /**
+ * How a pipeline whose steps fail with `E` fails: `StepFailed<E>`, or `never` when no step can fail.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Failure<E> = [E] extends [never] ? never : StepFailed<E>
+
+/**
  * The duration of each step in milliseconds, a histogram tagged with `step` (its name) and
  * `outcome` (`success` or `failure`).
  *
  * @since 0.1.0
  * @category metrics
  */
-export const stepDuration: Metric.Metric.Histogram<number> = stepDurationInternal
+export const stepDuration: Metric.Metric.Histogram<number> = instrument.stepDuration
 
 /**
  * The duration metric of one step and outcome, to read its state in tests or dashboards.
@@ -62,8 +71,8 @@ export const stepDuration: Metric.Metric.Histogram<number> = stepDurationInterna
  * @since 0.1.0
  * @category metrics
  */
-export const stepDurationOf = (step: string, outcome: "success" | "failure"): Metric.Metric.Histogram<number> =>
-  stepDurationInternal.pipe(Metric.tagged("step", step), Metric.tagged("outcome", outcome))
+export const stepDurationOf: (step: string, outcome: "success" | "failure") => Metric.Metric.Histogram<number> =
+  instrument.stepDurationOf
 
 /**
  * Composes steps in sequence: each step's input must accept the previous step's output, or the
@@ -126,23 +135,21 @@ export function make(...steps: ReadonlyArray<Step.Any>): Step.Any {
  * @category running
  */
 export const run: {
-  <A>(input: A): <B, E, R>(self: Step.Step<A, B, E, R>) => Effect.Effect<Result<B>, StepFailed<E>, R>
-  <A, B, E, R>(self: Step.Step<A, B, E, R>, input: A): Effect.Effect<Result<B>, StepFailed<E>, R>
+  <A>(input: A): <B, E, R>(self: Step.Step<A, B, E, R>) => Effect.Effect<Result<B>, Failure<E>, R>
+  <A, B, E, R>(self: Step.Step<A, B, E, R>, input: A): Effect.Effect<Result<B>, Failure<E>, R>
 } = dual(
   2,
-  <A, B, E, R>(self: Step.Step<A, B, E, R>, input: A): Effect.Effect<Result<B>, StepFailed<E>, R> => {
+  <A, B, E, R>(self: Step.Step<A, B, E, R>, input: A): Effect.Effect<Result<B>, Failure<E>, R> => {
     const execute = self[ExecuteId]
-    return Fx.withSpan(
-      Fx.suspend(() => {
-        const state = new RunState(undefined)
-        return Fx.map(execute(input, state), (output): Result<B> => ({
-          output,
-          metadata: state.own,
-          steps: state.trace
-        }))
-      }),
-      "pipeline.run",
-      { attributes: { "pipeline.name": self.name }, kind: "internal" }
-    )
+    const spanOptions = { attributes: { "pipeline.name": self.name }, kind: "internal", captureStackTrace: false } as const
+    // A step of a pipeline whose error type is `never` cannot fail, so `Failure<E>` is exact.
+    return instrument.withDetachedSpan("pipeline.run", spanOptions, (span: Tracer.AnySpan | undefined) => {
+      const state = new RunState(undefined, span)
+      return Fx.map(execute(input, state), (output): Result<B> => ({
+        output,
+        metadata: state.own,
+        steps: state.trace
+      }))
+    }) as Effect.Effect<Result<B>, Failure<E>, R>
   }
 )

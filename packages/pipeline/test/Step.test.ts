@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Pipeline, PipelineError, Step } from "@chronicle/pipeline"
 import { Retry, Timeout } from "@chronicle/resilience"
-import { Cause, Data, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schedule, TestClock } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schedule, TestClock, Tracer } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {}
 class Other extends Data.TaggedError("Other")<{}> {}
@@ -16,6 +16,56 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   const failure = Cause.failureOption(exit.cause)
   if (Option.isNone(failure)) return assert.fail(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
   return failure.value
+}
+
+interface RecordedSpan {
+  readonly name: string
+  readonly parent: string
+  readonly attributes: ReadonlyMap<string, unknown>
+  readonly exit: () => Exit.Exit<unknown, unknown> | undefined
+}
+
+/** A tracer that records every span it opens, with its parent's name and how it ended. */
+const recordingTracer = () => {
+  const spans: Array<RecordedSpan> = []
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      let status: Tracer.SpanStatus = { _tag: "Started", startTime }
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: `${spans.length}`,
+        traceId: "test",
+        parent,
+        context,
+        get status() {
+          return status
+        },
+        attributes,
+        links: [...links],
+        sampled: true,
+        kind,
+        end: (endTime, exit) => {
+          status = { _tag: "Ended", startTime, endTime, exit }
+        },
+        attribute: (key, value) => {
+          attributes.set(key, value)
+        },
+        event: () => undefined,
+        addLinks: () => undefined
+      }
+      spans.push({
+        name,
+        parent: Option.match(parent, { onNone: () => "", onSome: (p) => p._tag === "Span" ? p.name : "external" }),
+        attributes,
+        exit: () => status._tag === "Ended" ? status.exit : undefined
+      })
+      return span
+    },
+    context: (f) => f()
+  })
+  return { spans, tracer }
 }
 
 describe("Step and Pipeline", () => {
@@ -394,6 +444,63 @@ describe("Step and Pipeline", () => {
           { name: "pipeline.step first", step: "first", parent: "pipeline.run" },
           { name: "pipeline.step second", step: "second", parent: "pipeline.run" }
         ])
+      }))
+
+    it.effect("every step gets a span under the run's span, which is under the caller's; all end", () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        const effectful = Step.make("effectful", (n: number) => Effect.withSpan(Effect.succeed(n), "inner work"))
+        const pipeline = Pipeline.make(double, effectful, Step.all([increment, show]))
+        yield* Pipeline.run(pipeline, 1).pipe(Effect.withSpan("caller"), Effect.withTracer(tracer))
+        const byName = new Map(spans.map((span) => [span.name, span]))
+        assert.deepStrictEqual(spans.map((span) => span.name).sort(), [
+          "caller",
+          "inner work",
+          "pipeline.run",
+          "pipeline.step double",
+          "pipeline.step effectful",
+          "pipeline.step increment",
+          "pipeline.step show"
+        ])
+        assert.strictEqual(byName.get("pipeline.run")?.parent, "caller")
+        for (const step of ["double", "effectful", "increment", "show"]) {
+          const span = byName.get(`pipeline.step ${step}`)
+          assert.strictEqual(span?.parent, "pipeline.run")
+          assert.strictEqual(span?.attributes.get("pipeline.step"), step)
+        }
+        assert.strictEqual(byName.get("inner work")?.parent, "pipeline.step effectful")
+        assert.strictEqual(byName.get("pipeline.run")?.attributes.get("pipeline.name"), pipeline.name)
+        for (const span of spans) assert.isTrue(span.exit() !== undefined && Exit.isSuccess(span.exit()!), span.name)
+      }))
+
+    it.effect("a failing step's span and the run's span end with the failure", () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        const pure = Step.sync("pure-bad", (_: number): number => {
+          throw new globalThis.Error("bug")
+        })
+        yield* Effect.exit(Pipeline.run(Pipeline.make(double, fail("typed-bad")), 1).pipe(Effect.withTracer(tracer)))
+        yield* Effect.exit(Pipeline.run(pure, 1).pipe(Effect.withTracer(tracer)))
+        const ended = (name: string) => spans.find((span) => span.name === name)?.exit()
+        const typed = ended("pipeline.step typed-bad")
+        assert.isTrue(typed !== undefined && Exit.isFailure(typed) && Option.isSome(Cause.failureOption(typed.cause)))
+        const defect = ended("pipeline.step pure-bad")
+        assert.isTrue(defect !== undefined && Exit.isFailure(defect) && Cause.isDie(defect.cause))
+        assert.isTrue(spans.filter((span) => span.name === "pipeline.run").every((span) => {
+          const exit = span.exit()
+          return exit !== undefined && Exit.isFailure(exit)
+        }))
+      }))
+
+    it.effect("with the tracer disabled no span is opened", () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        const result = yield* Pipeline.run(Pipeline.make(double, Step.make("m", (n: number) => Effect.succeed(n))), 2).pipe(
+          Effect.withTracerEnabled(false),
+          Effect.withTracer(tracer)
+        )
+        assert.strictEqual(result.output, 4)
+        assert.deepStrictEqual(spans, [])
       }))
 
     it.effect("records each step's duration by step and outcome", () =>

@@ -26,13 +26,17 @@ const shout = Step.sync("shout", (s: string) => s.toUpperCase())
 // Types flow end to end; errors and requirements are united.
 const pipeline = Pipeline.make(parse, stamp, save, shout)
 export const pipelineType: Equals<typeof pipeline, Step.Step<string, string, ParseError | StoreError, Clock | Store>> = true
-const piped = parse.pipe(Step.andThen(stamp), Step.andThen(save))
+export const piped = parse.pipe(Step.andThen(stamp), Step.andThen(save))
 export const pipedType: Equals<typeof piped, Step.Step<string, string, ParseError | StoreError, Clock | Store>> = true
-const ran = Pipeline.run(pipeline, "hello")
+export const ran = Pipeline.run(pipeline, "hello")
 export const runType: Equals<
   typeof ran,
   Effect.Effect<Pipeline.Result<string>, StepFailed<ParseError | StoreError>, Clock | Store>
 > = true
+
+// A pipeline that cannot fail has no error at all.
+export const neverFails = Pipeline.run(Pipeline.make(shout, Step.sync("length", (s: string) => s.length)), "a")
+export const neverFailsType: Equals<typeof neverFails, Effect.Effect<Pipeline.Result<number>>> = true
 
 // A step whose input does not accept the previous output does not compile, in every form.
 // @ts-expect-error string is not a number
@@ -54,29 +58,29 @@ export const widened = Pipeline.make(parse, describeAny)
 // `when` needs a step that keeps the type; `if` unites its branches' outputs.
 // @ts-expect-error parse changes string into number, so it cannot be skipped
 export const badWhen = Step.when(parse, (s: string) => s.length > 0)
-const chosen = Step.if((n: number) => n > 0, { onTrue: Step.sync("pos", (n: number) => `+${n}`), onFalse: Step.sync("neg", (n: number) => n) })
+export const chosen = Step.if((n: number) => n > 0, { onTrue: Step.sync("pos", (n: number) => `+${n}`), onFalse: Step.sync("neg", (n: number) => n) })
 export const ifType: Equals<typeof chosen, Step.Step<number, string | number>> = true
 
 // Parallel branches: tuples and records keep their shape; inputs are intersected.
-const both = Step.all({ a: Step.sync("a", (x: { readonly a: number }) => x.a), b: Step.sync("b", (x: { readonly b: string }) => x.b) })
+export const both = Step.all({ a: Step.sync("a", (x: { readonly a: number }) => x.a), b: Step.sync("b", (x: { readonly b: string }) => x.b) })
 export const allType: Equals<typeof both, Step.Step<{ readonly a: number } & { readonly b: string }, { a: number; b: string }>> = true
-const tuple = Step.all([parse, shout])
+export const tuple = Step.all([parse, shout])
 export const tupleType: Equals<typeof tuple, Step.Step<string, [number, string], ParseError>> = true
-const merged = Step.merge(Step.sync("x", (n: number) => ({ x: n })), Step.sync("y", (n: number) => ({ y: `${n}` })))
+export const merged = Step.merge(Step.sync("x", (n: number) => ({ x: n })), Step.sync("y", (n: number) => ({ y: `${n}` })))
 export const mergeType: Equals<Step.Output<typeof merged>, { x: number } & { y: string }> = true
 
 // Tap and bestEffort keep the data's type; bestEffort removes the error.
-const logged = Step.tap("log", (n: number) => Effect.succeed(`logged ${n}`))
+export const logged = Step.tap("log", (n: number) => Effect.succeed(`logged ${n}`))
 export const tapType: Equals<typeof logged, Step.Step<number, number>> = true
-const safe = Step.bestEffort(Step.tap("mail", (_: string) => Effect.fail(new StoreError())))
+export const safe = Step.bestEffort(Step.tap("mail", (_: string) => Effect.fail(new StoreError())))
 export const bestEffortType: Equals<typeof safe, Step.Step<string, string>> = true
 // @ts-expect-error bestEffort passes its input on, so the step must keep the type
 export const badBestEffort = Step.bestEffort(parse)
 
 // Retry keeps the step's type and takes resilience policies; a policy must accept the step's errors.
-const retried = parse.pipe(Step.retry(Retry.schedule({ times: 3 })))
+export const retried = parse.pipe(Step.retry(Retry.schedule({ times: 3 })))
 export const retryType: Equals<typeof retried, Step.Step<string, number, ParseError>> = true
-const retriedWhile = Step.retry(parse, { schedule: Schedule.recurs(2), while: (e) => e._tag === "ParseError" })
+export const retriedWhile = Step.retry(parse, { schedule: Schedule.recurs(2), while: (e) => e._tag === "ParseError" })
 export const retryWhileType: Equals<typeof retriedWhile, Step.Step<string, number, ParseError>> = true
 const onlyStoreErrors: Schedule.Schedule<number, StoreError> = Schedule.recurs(1)
 // @ts-expect-error the policy only takes StoreError, but parse fails with ParseError
@@ -85,7 +89,7 @@ export const badRetry = Step.retry(parse, onlyStoreErrors)
 export const badRetryPiped = parse.pipe(Step.retry(onlyStoreErrors))
 
 // Timeout adds resilience's TimedOut to the errors.
-const limited = parse.pipe(Step.timeout("1 second"))
+export const limited = parse.pipe(Step.timeout("1 second"))
 export const timeoutType: Equals<typeof limited, Step.Step<string, number, ParseError | Timeout.TimedOut>> = true
 
 // Built-in steps.
@@ -96,7 +100,7 @@ declare const enrich: Step.Step<
   Enrichment.EnrichmentError,
   EventStore.EventStore
 >
-const validated = Pipeline.make(validate, enrich)
+export const validated = Pipeline.make(validate, enrich)
 export const builtInType: Equals<
   Step.Error<typeof validated>,
   Validation.ValidationFailed | ContentHash.NotCanonicalJson | EventStoreError.StreamDeleted | EventStoreError.EventStoreError

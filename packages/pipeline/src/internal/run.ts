@@ -2,14 +2,19 @@
  * The mutable state of one pipeline run. It never leaves the run: a pipeline's caller sees frozen
  * copies in `Pipeline.Result` and `StepFailed`.
  */
+import type { Tracer } from "effect"
 import type { Metadata, StepRecord } from "../Pipeline.js"
 
 /** @internal */
 export class RunState {
   readonly own: Record<string, unknown> = {}
   readonly trace: Array<StepRecord> = []
+  /** The run's span: the parent of every step's span, without being the fiber's current span. */
+  readonly span: Tracer.AnySpan | undefined
 
-  constructor(readonly parent: RunState | undefined) {}
+  constructor(readonly parent: RunState | undefined, span?: Tracer.AnySpan) {
+    this.span = parent === undefined ? span : parent.span
+  }
 
   /** Adds a step's metadata; a later step's key overwrites an earlier one, as in the seed. */
   addMetadata(metadata: Metadata): void {

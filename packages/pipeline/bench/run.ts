@@ -1,0 +1,265 @@
+/**
+ * A 4-step pipeline against the same four functions called directly: as plain Effects composed
+ * with flatMap, and as plain function calls. Each case runs in its own process (with --expose-gc
+ * and a warm-up), the cases are interleaved over several rounds, and the table shows medians.
+ *
+ *   cd packages/pipeline && npx tsx --conditions=@chronicle/source bench/run.ts [--rounds 3]
+ */
+import { execFileSync } from "node:child_process"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import { fileURLToPath } from "node:url"
+import { ContentHash, Pipeline, Step } from "@chronicle/pipeline"
+import { Effect, Either } from "effect"
+
+// ---------------------------------------------------------------------------------------------
+// The work: two sets of four functions, identical in every case.
+
+interface Doc {
+  readonly id: string
+  readonly title: string
+  readonly content: string
+  readonly author: string
+}
+interface EnrichedDoc {
+  readonly data: Doc
+  readonly timestamp: number
+  readonly version: number
+  readonly hash: string
+}
+interface Saved {
+  readonly id: string
+  readonly version: number
+}
+
+const store = new Map<string, EnrichedDoc>()
+let notified = 0
+
+const validate = (input: unknown): Doc => {
+  const doc = input as Record<string, unknown>
+  if (
+    typeof doc !== "object" || doc === null || typeof doc.id !== "string" || typeof doc.title !== "string" ||
+    typeof doc.content !== "string" || typeof doc.author !== "string"
+  ) return { id: "invalid", title: "", content: "", author: "" }
+  return { id: doc.id, title: doc.title, content: doc.content, author: doc.author }
+}
+const enrich = (doc: Doc): EnrichedDoc => ({
+  data: doc,
+  timestamp: Date.now(),
+  version: (store.get(doc.id)?.version ?? 0) + 1,
+  hash: Either.getOrElse(ContentHash.hash(doc), () => "")
+})
+const persist = (doc: EnrichedDoc): Saved => {
+  store.set(doc.data.id, doc)
+  return { id: doc.data.id, version: doc.version }
+}
+const notify = (saved: Saved): Saved => {
+  notified += saved.version > 0 ? 1 : 0
+  return saved
+}
+
+const inc = (n: number): number => n + 1
+const dbl = (n: number): number => n * 2
+const dec = (n: number): number => n - 3
+const half = (n: number): number => n / 2
+
+const docs: ReadonlyArray<Doc> = Array.from({ length: 64 }, (_, i) => ({
+  id: `doc-${i}`,
+  title: `Quarterly report ${i}`,
+  content: "Revenue grew in every region; costs fell. ".repeat(3),
+  author: `user-${i % 7}`
+}))
+
+// ---------------------------------------------------------------------------------------------
+// The cases: each runs `n` operations and returns a value so nothing is optimised away.
+
+type Case = (n: number) => Promise<number> | number
+
+const loop = <A>(n: number, op: (i: number) => Effect.Effect<A>, sink: (a: A) => void): Effect.Effect<void> => {
+  const go = (i: number): Effect.Effect<void> =>
+    i === n ? Effect.void : Effect.flatMap(op(i), (a) => {
+      sink(a)
+      return go(i + 1)
+    })
+  return go(0)
+}
+
+const documentPipeline = Pipeline.make(
+  Step.sync("validate", validate),
+  Step.sync("enrich", enrich),
+  Step.sync("persist", persist),
+  Step.sync("notify", notify)
+)
+const documentEffect = (input: unknown) =>
+  Effect.sync(() => validate(input)).pipe(
+    Effect.flatMap((doc) => Effect.sync(() => enrich(doc))),
+    Effect.flatMap((doc) => Effect.sync(() => persist(doc))),
+    Effect.flatMap((saved) => Effect.sync(() => notify(saved)))
+  )
+const microPipeline = Pipeline.make(Step.sync("inc", inc), Step.sync("dbl", dbl), Step.sync("dec", dec), Step.sync("half", half))
+const microEffect = (n: number) =>
+  Effect.sync(() => inc(n)).pipe(
+    Effect.flatMap((a) => Effect.sync(() => dbl(a))),
+    Effect.flatMap((a) => Effect.sync(() => dec(a))),
+    Effect.flatMap((a) => Effect.sync(() => half(a)))
+  )
+
+const cases: Record<string, { readonly label: string; readonly run: Case }> = {
+  "document/plain": {
+    label: "document: plain function calls",
+    run: (n) => {
+      let sum = 0
+      for (let i = 0; i < n; i++) sum += notify(persist(enrich(validate(docs[i & 63])))).version
+      return sum
+    }
+  },
+  "document/effect": {
+    label: "document: Effects composed with flatMap",
+    run: (n) => {
+      let sum = 0
+      return Effect.runPromise(loop(n, (i) => documentEffect(docs[i & 63]), (s) => (sum += s.version))).then(() => sum)
+    }
+  },
+  "document/pipeline": {
+    label: "document: Pipeline.run (4 steps)",
+    run: (n) => {
+      let sum = 0
+      return Effect.runPromise(
+        loop(n, (i) => Pipeline.run(documentPipeline, docs[i & 63]), (r) => (sum += r.output.version))
+      ).then(() => sum)
+    }
+  },
+  "micro/plain": {
+    label: "trivial: plain function calls",
+    run: (n) => {
+      let sum = 0
+      for (let i = 0; i < n; i++) sum += half(dec(dbl(inc(i))))
+      return sum
+    }
+  },
+  "micro/effect": {
+    label: "trivial: Effects composed with flatMap",
+    run: (n) => {
+      let sum = 0
+      return Effect.runPromise(loop(n, microEffect, (s) => (sum += s))).then(() => sum)
+    }
+  },
+  "micro/pipeline": {
+    label: "trivial: Pipeline.run (4 steps)",
+    run: (n) => {
+      let sum = 0
+      return Effect.runPromise(loop(n, (i) => Pipeline.run(microPipeline, i), (r) => (sum += r.output))).then(() => sum)
+    }
+  },
+  "micro/pipeline-untraced": {
+    label: "trivial: Pipeline.run, tracer disabled",
+    run: (n) => {
+      let sum = 0
+      return Effect.runPromise(
+        loop(n, (i) => Pipeline.run(microPipeline, i), (r) => (sum += r.output)).pipe(Effect.withTracerEnabled(false))
+      ).then(() => sum)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One case in this process: warm up, calibrate a batch to ~100 ms, then time several batches.
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+const measure = async (name: string, samples: number): Promise<Array<number>> => {
+  const run = cases[name].run
+  let n = 1_000
+  const warmUntil = performance.now() + 400
+  while (performance.now() < warmUntil) {
+    const start = performance.now()
+    await run(n)
+    const elapsed = performance.now() - start
+    if (elapsed < 50) n = Math.min(n * 2, 5_000_000)
+  }
+  const start = performance.now()
+  await run(n)
+  n = Math.max(1_000, Math.round((n * 100) / Math.max(1, performance.now() - start)))
+  const rates: Array<number> = []
+  for (let s = 0; s < samples; s++) {
+    gc?.()
+    const t0 = performance.now()
+    await run(n)
+    rates.push((n * 1000) / (performance.now() - t0))
+  }
+  store.clear()
+  return rates
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+const arg = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag)
+  return i === -1 ? undefined : process.argv[i + 1]
+}
+
+const child = arg("--case")
+if (child !== undefined) {
+  const rates = await measure(child, Number(arg("--samples") ?? "5"))
+  process.stdout.write(JSON.stringify({ case: child, rates, notified: notified > 0 }) + "\n")
+} else {
+  const rounds = Number(arg("--rounds") ?? "3")
+  const samples = Number(arg("--samples") ?? "5")
+  const only = arg("--only")
+  const names = Object.keys(cases).filter((name) => only === undefined || name.startsWith(only))
+  const self = fileURLToPath(import.meta.url)
+  const require = createRequire(import.meta.url)
+  const effectVersion = (require("effect/package.json") as { version: string }).version
+  const results = new Map<string, Array<number>>(names.map((name) => [name, []]))
+  const perRound = new Map<string, Array<number>>(names.map((name) => [name, []]))
+  console.log(
+    `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${os.platform()} ${os.release()}, effect ${effectVersion}`
+  )
+  console.log(`${rounds} rounds x ${names.length} cases, ${samples} samples each, one process per case, --expose-gc`)
+  for (let round = 0; round < rounds; round++) {
+    // Interleave: each round runs every case once, in a rotated order.
+    const order = names.map((_, i) => names[(i + round) % names.length])
+    for (const name of order) {
+      const out = execFileSync(
+        process.execPath,
+        ["--expose-gc", "--conditions=@chronicle/source", "--import", "tsx", self, "--case", name, "--samples", String(samples)],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }
+      )
+      const line = out.trim().split("\n").pop() ?? "{}"
+      const parsed = JSON.parse(line) as { rates: Array<number> }
+      results.get(name)?.push(...parsed.rates)
+      perRound.get(name)?.push(median(parsed.rates))
+      console.log(`  round ${round + 1} ${name.padEnd(24)} ${Math.round(median(parsed.rates)).toLocaleString("en-US").padStart(12)} ops/s`)
+    }
+  }
+  const med = (name: string) => median(results.get(name) ?? [])
+  const fmt = (x: number) => Math.round(x).toLocaleString("en-US")
+  const spread = (name: string) => {
+    const rs = perRound.get(name) ?? []
+    return `${fmt(Math.min(...rs))}–${fmt(Math.max(...rs))}`
+  }
+  const rows = names.map((name) => {
+    const [workload] = name.split("/")
+    const plain = med(`${workload}/plain`)
+    const effect = med(`${workload}/effect`)
+    const m = med(name)
+    const us = 1e6 / m
+    return `| ${cases[name].label} | ${fmt(m)} | ${spread(name)} | ${us.toFixed(2)} µs | ${(plain / m).toFixed(1)}x | ${(effect / m).toFixed(2)}x |`
+  })
+  console.log("")
+  console.log("| case | median ops/s | per-round medians | per op | vs plain | vs Effect flatMap |")
+  console.log("|---|---:|---:|---:|---:|---:|")
+  for (const row of rows) console.log(row)
+  const perStep = (workload: string) => ((1e6 / med(`${workload}/pipeline`) - 1e6 / med(`${workload}/effect`)) / 4).toFixed(2)
+  console.log("")
+  if (names.includes("micro/pipeline") && names.includes("micro/effect")) {
+    console.log(`pipeline overhead per step over a bare Effect: ~${perStep("micro")} µs (trivial functions)`)
+  }
+  if (names.includes("document/pipeline") && names.includes("document/effect")) {
+    console.log(`pipeline overhead per step over a bare Effect: ~${perStep("document")} µs (document functions)`)
+  }
+}
