@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Queue, Scope } from "effect"
-import { Cause, Duration, Effect, Either, Exit, Metric, Option, PubSub, Schedule, Schema, Stream } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Metric, MetricLabel, Option, PubSub, Schedule, Schema, Stream } from "effect"
 import { dual } from "effect/Function"
 import * as Alerts from "./Alerts.js"
 import type * as BreakerStore from "./BreakerStore.js"
@@ -398,16 +398,27 @@ const makeInternal = <E>(
     const isFailure = options.isFailure
     const timed = slowMillis >= 0 || (options.policy?._tag === "TimeWindow")
 
-    const tags = (metric: Metric.Metric.Counter<number>, outcome?: string) =>
-      outcome === undefined ? Metric.tagged(metric, "breaker", name) :
-        metric.pipe(Metric.tagged("breaker", name), Metric.tagged("outcome", outcome))
-    const successes = tags(callsTotal, "success")
-    const failuresMetric = tags(callsTotal, "failure")
-    const slowMetric = tags(callsTotal, "slow")
-    const ignoredMetric = tags(callsTotal, "ignored")
-    const rejectionsMetric = tags(rejectionsTotal)
-    const gauge = Metric.tagged(stateGauge, "breaker", name)
-    gauge.unsafeUpdate(0, [])
+    // Constant label arrays: a metric caches its hook per array, so updates skip the registry.
+    const breakerLabels = [MetricLabel.make("breaker", name)]
+    const outcomeLabels = (outcome: string) => [...breakerLabels, MetricLabel.make("outcome", outcome)]
+    const successLabels = outcomeLabels("success")
+    const failureLabels = outcomeLabels("failure")
+    const slowLabels = outcomeLabels("slow")
+    const ignoredLabels = outcomeLabels("ignored")
+    const count = (labels: Array<MetricLabel.MetricLabel>) => callsTotal.unsafeUpdate(1, labels)
+    // Successes are the hot path: they reach the counter in batches of 256, and at every state
+    // change, snapshot and state read.
+    let unpublishedSuccesses = 0
+    const publishSuccesses = () => {
+      if (unpublishedSuccesses > 0) {
+        callsTotal.unsafeUpdate(unpublishedSuccesses, successLabels)
+        unpublishedSuccesses = 0
+      }
+    }
+    const countSuccess = () => {
+      if (++unpublishedSuccesses >= 256) publishSuccesses()
+    }
+    stateGauge.unsafeUpdate(0, breakerLabels)
 
     // The whole state lives in these variables. Effects run one fiber step at a time, so every
     // read-modify-write below happens synchronously, without Ref or STM on the hot path.
@@ -432,7 +443,7 @@ const makeInternal = <E>(
     }
     const reject = (): Effect.Effect<never, CircuitOpen> => {
       rejections++
-      rejectionsMetric.unsafeUpdate(1, [])
+      rejectionsTotal.unsafeUpdate(1, breakerLabels)
       return rejection
     }
 
@@ -489,7 +500,8 @@ const makeInternal = <E>(
         openings = 0
       }
       if (to !== CLOSED) makeRejection()
-      gauge.unsafeUpdate(gaugeValue[stateNames[to]], [])
+      publishSuccesses()
+      stateGauge.unsafeUpdate(gaugeValue[stateNames[to]], breakerLabels)
       const change: StateChange = {
         breaker: name,
         from: stateNames[from],
@@ -515,10 +527,10 @@ const makeInternal = <E>(
       if (state !== CLOSED) return Effect.void
       const verdict = judge(cause)
       if (verdict === 1) {
-        failuresMetric.unsafeUpdate(1, [])
+        count(failureLabels)
         if (tracker.failure(now)) return transition(OPEN, now, "failure threshold reached", true)
       } else {
-        ignoredMetric.unsafeUpdate(1, [])
+        count(ignoredLabels)
         if (verdict === 0) tracker.success(now)
       }
       return Effect.void
@@ -528,7 +540,7 @@ const makeInternal = <E>(
     const untimedClosed = {
       onSuccess: <A>(a: A): Effect.Effect<A> => {
         if (state === CLOSED) tracker.success(0)
-        successes.unsafeUpdate(1, [])
+        countSuccess()
         return Effect.succeed(a)
       },
       onFailure: <X extends E>(cause: Cause.Cause<X>): Effect.Effect<never, X> => {
@@ -543,14 +555,14 @@ const makeInternal = <E>(
         onSuccess: (a) => {
           const now = clock.unsafeCurrentTimeMillis()
           if (slowMillis >= 0 && now - start > slowMillis) {
-            slowMetric.unsafeUpdate(1, [])
+            count(slowLabels)
             if (state === CLOSED && tracker.failure(now)) {
               return Effect.as(transition(OPEN, now, "slow-call threshold reached", true), a)
             }
             return Effect.succeed(a)
           }
           if (state === CLOSED) tracker.success(now)
-          successes.unsafeUpdate(1, [])
+          countSuccess()
           return Effect.succeed(a)
         },
         onFailure: (cause) => Effect.zipRight(onClosedFailure(cause, clock.unsafeCurrentTimeMillis()), Effect.failCause(cause))
@@ -570,11 +582,11 @@ const makeInternal = <E>(
             ? (slowMillis >= 0 && now - start > slowMillis ? 1 : 0)
             : judge(exit.cause)
           if (verdict === 1) {
-            failuresMetric.unsafeUpdate(1, [])
+            count(failureLabels)
             return Effect.zipRight(transition(OPEN, now, "a half-open probe failed", true), releaseLease)
           }
           if (verdict === 0) {
-            successes.unsafeUpdate(1, [])
+            countSuccess()
             if (++halfOpenSuccesses >= successThreshold) {
               return Effect.zipRight(
                 transition(CLOSED, now, `${halfOpenSuccesses} half-open probes succeeded`, true),
@@ -708,8 +720,14 @@ const makeInternal = <E>(
     const breaker = {
       name,
       execute,
-      state: Effect.sync(() => stateNames[state]),
-      snapshot: Effect.sync(snapshotNow),
+      state: Effect.sync(() => {
+        publishSuccesses()
+        return stateNames[state]
+      }),
+      snapshot: Effect.sync(() => {
+        publishSuccesses()
+        return snapshotNow()
+      }),
       isolate: Effect.suspend(() => transition(ISOLATED, clock.unsafeCurrentTimeMillis(), "isolated by hand", true)),
       reset: Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
