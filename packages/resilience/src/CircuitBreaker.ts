@@ -247,6 +247,7 @@ export const rejectionsTotal = Metric.counter("chronicle_breaker_rejections_tota
 })
 
 const gaugeValue: Record<State, number> = { Closed: 0, HalfOpen: 1, Open: 2, Isolated: 3 }
+const alertNames: Record<State, string> = { Closed: "CLOSED", HalfOpen: "HALF-OPEN", Open: "OPEN", Isolated: "ISOLATED" }
 
 // Policy trackers: mutable, touched only synchronously from inside the breaker's effects.
 interface Tracker {
@@ -478,7 +479,7 @@ const makeInternal = <E>(
         : "Circuit Isolated"
       return alerts.value.raise({
         title,
-        message: `Circuit breaker ${change.to.toUpperCase()} for ${name}: ${change.reason}`,
+        message: `Circuit breaker ${alertNames[change.to]} for ${name}: ${change.reason}`,
         severity,
         source: `breaker:${name}`
       })
