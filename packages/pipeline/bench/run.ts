@@ -84,25 +84,49 @@ const loop = <A>(n: number, op: (i: number) => Effect.Effect<A>, sink: (a: A) =>
   return go(0)
 }
 
-const documentPipeline = Pipeline.make(
-  Step.sync("validate", validate),
-  Step.sync("enrich", enrich),
-  Step.sync("persist", persist),
-  Step.sync("notify", notify)
-)
-const documentEffect = (input: unknown) =>
-  Effect.sync(() => validate(input)).pipe(
-    Effect.flatMap((doc) => Effect.sync(() => enrich(doc))),
-    Effect.flatMap((doc) => Effect.sync(() => persist(doc))),
-    Effect.flatMap((saved) => Effect.sync(() => notify(saved)))
+const syncSteps = <A, B, C, D, E>(
+  names: readonly [string, string, string, string],
+  f1: (a: A) => B,
+  f2: (b: B) => C,
+  f3: (c: C) => D,
+  f4: (d: D) => E
+) => Pipeline.make(Step.sync(names[0], f1), Step.sync(names[1], f2), Step.sync(names[2], f3), Step.sync(names[3], f4))
+const effectSteps = <A, B, C, D, E>(
+  names: readonly [string, string, string, string],
+  f1: (a: A) => B,
+  f2: (b: B) => C,
+  f3: (c: C) => D,
+  f4: (d: D) => E
+) =>
+  Pipeline.make(
+    Step.make(names[0], (a: A) => Effect.sync(() => f1(a))),
+    Step.make(names[1], (b: B) => Effect.sync(() => f2(b))),
+    Step.make(names[2], (c: C) => Effect.sync(() => f3(c))),
+    Step.make(names[3], (d: D) => Effect.sync(() => f4(d)))
   )
-const microPipeline = Pipeline.make(Step.sync("inc", inc), Step.sync("dbl", dbl), Step.sync("dec", dec), Step.sync("half", half))
-const microEffect = (n: number) =>
-  Effect.sync(() => inc(n)).pipe(
-    Effect.flatMap((a) => Effect.sync(() => dbl(a))),
-    Effect.flatMap((a) => Effect.sync(() => dec(a))),
-    Effect.flatMap((a) => Effect.sync(() => half(a)))
+const flatMapped = <A, B, C, D, E>(f1: (a: A) => B, f2: (b: B) => C, f3: (c: C) => D, f4: (d: D) => E) => (a: A) =>
+  Effect.sync(() => f1(a)).pipe(
+    Effect.flatMap((b) => Effect.sync(() => f2(b))),
+    Effect.flatMap((c) => Effect.sync(() => f3(c))),
+    Effect.flatMap((d) => Effect.sync(() => f4(d)))
   )
+
+const documentNames = ["validate", "enrich", "persist", "notify"] as const
+const microNames = ["inc", "dbl", "dec", "half"] as const
+const documentEffect = flatMapped(validate, enrich, persist, notify)
+const documentMake = effectSteps(documentNames, validate, enrich, persist, notify)
+const documentSync = syncSteps(documentNames, validate, enrich, persist, notify)
+const microEffect = flatMapped(inc, dbl, dec, half)
+const microMake = effectSteps(microNames, inc, dbl, dec, half)
+const microSync = syncSteps(microNames, inc, dbl, dec, half)
+
+const untraced = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.withTracerEnabled(self, false)
+const traced = <A, E, R>(self: Effect.Effect<A, E, R>) => self
+
+const runLoop = <A>(n: number, op: (i: number) => Effect.Effect<A>, value: (a: A) => number, wrap = traced) => {
+  let sum = 0
+  return Effect.runPromise(wrap(loop(n, op, (a) => (sum += value(a))))).then(() => sum)
+}
 
 const cases: Record<string, { readonly label: string; readonly run: Case }> = {
   "document/plain": {
@@ -115,19 +139,15 @@ const cases: Record<string, { readonly label: string; readonly run: Case }> = {
   },
   "document/effect": {
     label: "document: Effects composed with flatMap",
-    run: (n) => {
-      let sum = 0
-      return Effect.runPromise(loop(n, (i) => documentEffect(docs[i & 63]), (s) => (sum += s.version))).then(() => sum)
-    }
+    run: (n) => runLoop(n, (i) => documentEffect(docs[i & 63]), (s) => s.version)
   },
-  "document/pipeline": {
-    label: "document: Pipeline.run (4 steps)",
-    run: (n) => {
-      let sum = 0
-      return Effect.runPromise(
-        loop(n, (i) => Pipeline.run(documentPipeline, docs[i & 63]), (r) => (sum += r.output.version))
-      ).then(() => sum)
-    }
+  "document/pipeline-make": {
+    label: "document: pipeline of Step.make",
+    run: (n) => runLoop(n, (i) => Pipeline.run(documentMake, docs[i & 63]), (r) => r.output.version)
+  },
+  "document/pipeline-sync": {
+    label: "document: pipeline of Step.sync",
+    run: (n) => runLoop(n, (i) => Pipeline.run(documentSync, docs[i & 63]), (r) => r.output.version)
   },
   "micro/plain": {
     label: "trivial: plain function calls",
@@ -139,26 +159,19 @@ const cases: Record<string, { readonly label: string; readonly run: Case }> = {
   },
   "micro/effect": {
     label: "trivial: Effects composed with flatMap",
-    run: (n) => {
-      let sum = 0
-      return Effect.runPromise(loop(n, microEffect, (s) => (sum += s))).then(() => sum)
-    }
+    run: (n) => runLoop(n, microEffect, (s) => s)
   },
-  "micro/pipeline": {
-    label: "trivial: Pipeline.run (4 steps)",
-    run: (n) => {
-      let sum = 0
-      return Effect.runPromise(loop(n, (i) => Pipeline.run(microPipeline, i), (r) => (sum += r.output))).then(() => sum)
-    }
+  "micro/pipeline-make": {
+    label: "trivial: pipeline of Step.make",
+    run: (n) => runLoop(n, (i) => Pipeline.run(microMake, i), (r) => r.output)
+  },
+  "micro/pipeline-sync": {
+    label: "trivial: pipeline of Step.sync",
+    run: (n) => runLoop(n, (i) => Pipeline.run(microSync, i), (r) => r.output)
   },
   "micro/pipeline-untraced": {
-    label: "trivial: Pipeline.run, tracer disabled",
-    run: (n) => {
-      let sum = 0
-      return Effect.runPromise(
-        loop(n, (i) => Pipeline.run(microPipeline, i), (r) => (sum += r.output)).pipe(Effect.withTracerEnabled(false))
-      ).then(() => sum)
-    }
+    label: "trivial: pipeline of Step.make, tracer off",
+    run: (n) => runLoop(n, (i) => Pipeline.run(microMake, i), (r) => r.output, untraced)
   }
 }
 
@@ -170,7 +183,7 @@ const gc = (globalThis as { gc?: () => void }).gc
 const measure = async (name: string, samples: number): Promise<Array<number>> => {
   const run = cases[name].run
   let n = 1_000
-  const warmUntil = performance.now() + 400
+  const warmUntil = performance.now() + 300
   while (performance.now() < warmUntil) {
     const start = performance.now()
     await run(n)
@@ -254,12 +267,11 @@ if (child !== undefined) {
   console.log("| case | median ops/s | per-round medians | per op | vs plain | vs Effect flatMap |")
   console.log("|---|---:|---:|---:|---:|---:|")
   for (const row of rows) console.log(row)
-  const perStep = (workload: string) => ((1e6 / med(`${workload}/pipeline`) - 1e6 / med(`${workload}/effect`)) / 4).toFixed(2)
   console.log("")
-  if (names.includes("micro/pipeline") && names.includes("micro/effect")) {
-    console.log(`pipeline overhead per step over a bare Effect: ~${perStep("micro")} µs (trivial functions)`)
-  }
-  if (names.includes("document/pipeline") && names.includes("document/effect")) {
-    console.log(`pipeline overhead per step over a bare Effect: ~${perStep("document")} µs (document functions)`)
+  for (const name of names.filter((name) => name.includes("/pipeline"))) {
+    const base = `${name.split("/")[0]}/effect`
+    if (!names.includes(base)) continue
+    const perStep = (1e6 / med(name) - 1e6 / med(base)) / 4
+    console.log(`${cases[name].label}: ~${perStep.toFixed(2)} µs per step over a bare Effect`)
   }
 }

@@ -1,10 +1,11 @@
 /**
- * The persistence step: appends to the `EventStore` (or, with `toPersistenceManager`, stores by key
- * in the `PersistenceManager`).
+ * The persistence step: appends to the `EventStore`, or stores by key with a priority in the
+ * `PersistenceManager` of `@chronicle/resilience`.
  *
  * @since 0.1.0
  */
 import { EventStore, type EventStoreError, ExpectedVersion } from "@chronicle/eventstore"
+import { PersistenceManager, type PersistenceStrategy } from "@chronicle/resilience"
 import { Effect } from "effect"
 import type { Enriched } from "./Enrichment.js"
 import * as Step from "./Step.js"
@@ -69,5 +70,65 @@ export const toEventStore = <A>(options: {
     {
       metadata: ({ append }) => ({ persisted: true, streamId: append.streamId, streamVersion: append.version })
     }
+  )
+}
+
+/**
+ * What the persistence-manager step passes on: its input, the key it was stored under and with
+ * which priority.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stored<A> {
+  readonly input: A
+  readonly key: string
+  readonly priority: PersistenceManager.Priority
+}
+
+/**
+ * Every failure of the persistence-manager step.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PersistenceManagerError = PersistenceStrategy.PersistenceError | PersistenceManager.ValueCodecError
+
+/**
+ * A step that stores a value made from its input (`value`, the input itself by default; it must be
+ * JSON-compatible) under `key` in the `PersistenceManager`, with a priority (`critical` by default:
+ * durable when the step returns; `important` and `background` are written behind), and adds
+ * `{ persisted: true, key, priority }` to the metadata. Its default name is `persist`.
+ *
+ * @example
+ * ```ts
+ * const persist = Persistence.toPersistenceManager({
+ *   key: (doc: Enrichment.Enriched<Doc>) => `document_${doc.data.id}`,
+ *   priority: "critical"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toPersistenceManager = <A>(options: {
+  readonly key: (input: A) => string
+  readonly value?: ((input: A) => unknown) | undefined
+  readonly priority?: PersistenceManager.Priority | ((input: A) => PersistenceManager.Priority) | undefined
+  readonly name?: string | undefined
+}): Step.Step<A, Stored<A>, PersistenceManagerError, PersistenceManager.PersistenceManager> => {
+  const { priority, value } = options
+  return Step.make(
+    options.name ?? "persist",
+    (input: A) =>
+      Effect.flatMap(PersistenceManager.PersistenceManager, (manager) => {
+        const key = options.key(input)
+        const chosen = priority === undefined ? "critical" : typeof priority === "function" ? priority(input) : priority
+        return Effect.as(
+          manager.persist(key, value === undefined ? input : value(input), chosen),
+          { input, key, priority: chosen } satisfies Stored<A>
+        )
+      }),
+    { metadata: ({ key, priority }) => ({ persisted: true, key, priority }) }
   )
 }

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { Enrichment, Persistence, Pipeline, Step } from "@chronicle/pipeline"
-import { Cause, Effect, Exit, Option, Ref, Schedule } from "effect"
+import { PersistenceManager, Storage } from "@chronicle/resilience"
+import { Cause, Effect, Exit, Layer, Option, Ref, Schedule } from "effect"
 
 interface Doc {
   readonly id: string
@@ -96,4 +97,49 @@ describe("Persistence.toEventStore", () => {
       assert.strictEqual(result.output.append.version, 2)
       assert.strictEqual(result.steps[0].step, "append-any")
     }).pipe(Effect.provide(EventStore.layerMemory)))
+})
+
+describe("Persistence.toPersistenceManager", () => {
+  const managerLayer = PersistenceManager.layer({ resilience: false }).pipe(Layer.provideMerge(Storage.layerMemory))
+
+  it.effect("stores the value under its key with critical priority by default", () =>
+    Effect.gen(function*() {
+      const persist = Persistence.toPersistenceManager({ key: (doc: Doc) => `document_${doc.id}` })
+      const result = yield* Pipeline.run(persist, { id: "m1", content: "hello" })
+      assert.deepStrictEqual(result.output, { input: { id: "m1", content: "hello" }, key: "document_m1", priority: "critical" })
+      assert.deepStrictEqual(result.metadata, { persisted: true, key: "document_m1", priority: "critical" })
+      const manager = yield* PersistenceManager.PersistenceManager
+      assert.deepStrictEqual(yield* manager.load("document_m1"), Option.some({ id: "m1", content: "hello" }))
+      const storage = yield* Storage.Storage
+      assert.isTrue(Option.isSome(yield* storage.kv.get("document_m1")), "a critical write is in storage when the step returns")
+    }).pipe(Effect.provide(managerLayer)))
+
+  it.effect("value and priority can be chosen from the input", () =>
+    Effect.gen(function*() {
+      const persist = Persistence.toPersistenceManager({
+        name: "persist-summary",
+        key: (doc: Doc) => `summary_${doc.id}`,
+        value: (doc) => ({ length: doc.content.length }),
+        priority: (doc) => doc.content.length > 3 ? "important" : "background"
+      })
+      const result = yield* Pipeline.run(persist, { id: "m2", content: "long text" })
+      assert.strictEqual(result.output.priority, "important")
+      assert.strictEqual(result.steps[0].step, "persist-summary")
+      const storage = yield* Storage.Storage
+      assert.isTrue(Option.isNone(yield* storage.kv.get("summary_m2")), "an important write is written behind")
+      const manager = yield* PersistenceManager.PersistenceManager
+      yield* manager.flush
+      assert.isTrue(Option.isSome(yield* storage.kv.get("summary_m2")))
+      assert.deepStrictEqual(yield* manager.load("summary_m2"), Option.some({ length: 9 }))
+    }).pipe(Effect.provide(managerLayer)))
+
+  it.effect("a value the manager cannot encode fails the step with a typed error", () =>
+    Effect.gen(function*() {
+      const persist = Persistence.toPersistenceManager({ key: (_: { readonly n: bigint }) => "bad", value: (input) => input })
+      const failure = failureOf(yield* Effect.exit(Pipeline.run(persist, { n: 1n })))
+      assert.strictEqual(failure.step, "persist")
+      assert.include(["ValueCodecError", "PersistenceError"], failure.error._tag)
+      const manager = yield* PersistenceManager.PersistenceManager
+      assert.isFalse(yield* manager.exists("bad"))
+    }).pipe(Effect.provide(managerLayer)))
 })

@@ -66,11 +66,12 @@ export const openSpan = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   name: string,
   options: Tracer.SpanOptions,
-  parent: Tracer.AnySpan | undefined
+  parent: Tracer.AnySpan | undefined,
+  now?: bigint
 ): Tracer.Span => {
   const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
   const startTime = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-    ? Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeNanos()
+    ? now ?? Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeNanos()
     : BigInt(0)
   const span = fiber.currentTracer.span(
     name,
@@ -187,7 +188,7 @@ export const runLeaf = <In, Out, E, R>(
         clock,
         labels: fiber.getFiberRef(FiberRef.currentMetricLabels),
         start,
-        span: leafSpan ? openSpan(fiber, spanName, spanOptions, state.span) : undefined
+        span: leafSpan ? openSpan(fiber, spanName, spanOptions, state.span, start) : undefined
       }
       const body = Effect.matchCauseEffect(Effect.suspend(() => run(input)), {
         onSuccess: onSuccessOf(call),
