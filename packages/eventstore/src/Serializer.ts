@@ -48,6 +48,8 @@ export interface EventOptions {
  */
 export interface Serializer<A extends { readonly _tag: string }> {
   readonly schema: Schema.Schema<A, unknown>
+  /** Stored types with upcasters: an event stored under one of these may decode to another tag. */
+  readonly upcastedTypes: ReadonlySet<string>
   /** Encodes one event for `EventStore.append`, with a fresh event id unless one is given. */
   readonly encode: (event: A, options?: EventOptions) => EventData
   /** Decodes one stored event, upcasting it first if it was stored in an older shape. */
@@ -136,6 +138,7 @@ export const make = <A extends { readonly _tag: string }, I>(
 
   return {
     schema: schema as unknown as Schema.Schema<A, unknown>,
+    upcastedTypes: new Set(Object.keys(upcasters)),
     encode,
     decode,
     decodeAll: (recorded) => Effect.forEach(recorded, decode)

@@ -1,0 +1,113 @@
+/**
+ * A projection: a name, the events it handles, and handlers that keep a read model up to date.
+ *
+ * @since 0.1.0
+ */
+import type { Envelope } from "@chronicle/domain"
+import type { EventStoreError, Serializer } from "@chronicle/eventstore"
+import { EventStore } from "@chronicle/eventstore"
+import { Effect } from "effect"
+
+/**
+ * A projection, ready to run inline (in the append's transaction) or asynchronously (in a worker,
+ * from its checkpoint).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Projection<E = unknown, R = never> {
+  readonly name: string
+  /** Only streams of this category are read (pushed into the query); all streams when absent. */
+  readonly category: string | undefined
+  /** The event types it handles; others are passed over (but still move its checkpoint). */
+  readonly eventTypes: ReadonlySet<string>
+  /**
+   * `true` (the default): the read model lives in the event store's SQL database, so each batch and
+   * its checkpoint commit in one transaction: every event is applied exactly once. `false`: any
+   * other sink; events are applied at least once, with the event id at hand to deduplicate.
+   */
+  readonly transactional: boolean
+  /** Creates the read model's tables if they are missing. Idempotent. */
+  readonly setup: Effect.Effect<void, E, R>
+  /** Empties the read model before a rebuild. */
+  readonly reset: Effect.Effect<void, E, R>
+  /** Applies one stored event. Events it does not handle never reach it. */
+  readonly apply: (event: EventStore.RecordedEvent) => Effect.Effect<void, E, R>
+}
+
+/**
+ * Handlers by event tag: each gets the decoded event and its envelope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handlers<A extends { readonly _tag: string }, E, R> = {
+  readonly [Tag in A["_tag"]]?: (
+    event: Extract<A, { readonly _tag: Tag }>,
+    envelope: Envelope.EventEnvelope<Extract<A, { readonly _tag: Tag }>>
+  ) => Effect.Effect<void, E, R>
+}
+
+/**
+ * Defines a projection from a serializer (the events' schema, with upcasters) and handlers by tag.
+ *
+ * @example
+ * ```ts
+ * const DocumentTitles = Projection.make({
+ *   name: "document-titles",
+ *   category: "Document",
+ *   serializer: DocumentSerializer,
+ *   setup: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE IF NOT EXISTS titles (id TEXT PRIMARY KEY, title TEXT)`),
+ *   reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM titles`),
+ *   handlers: {
+ *     DocumentCreated: (e) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO titles ${sql.insert({ id: e.documentId, title: e.title })}`),
+ *     DocumentRenamed: (e) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE titles SET title = ${e.newTitle} WHERE id = ${e.documentId}`)
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends { readonly _tag: string }, E = never, R = never>(options: {
+  readonly name: string
+  readonly category?: string
+  readonly serializer: Serializer.Serializer<A>
+  readonly handlers: Handlers<A, E, R>
+  readonly setup?: Effect.Effect<void, E, R>
+  readonly reset?: Effect.Effect<void, E, R>
+  readonly transactional?: boolean
+}): Projection<E | EventStoreError.EventDecodeError, R> => {
+  // dispatch by tag: each handler gets the member of the union that carries its tag
+  const handlers = options.handlers as unknown as Readonly<
+    Record<string, (event: A, envelope: Envelope.EventEnvelope<A>) => Effect.Effect<void, E, R>>
+  >
+  // stored types that upcast into a handled tag are read too
+  const eventTypes = new Set([
+    ...Object.keys(handlers).filter((tag) => handlers[tag] !== undefined),
+    ...options.serializer.upcastedTypes
+  ])
+  return {
+    name: options.name,
+    category: options.category,
+    eventTypes,
+    transactional: options.transactional ?? true,
+    setup: options.setup ?? Effect.void,
+    reset: options.reset ?? Effect.void,
+    apply: (recorded) =>
+      Effect.flatMap(options.serializer.decode(recorded), (envelope) => {
+        const handler = handlers[envelope.data._tag]
+        return handler === undefined ? Effect.void : handler(envelope.data, envelope)
+      })
+  }
+}
+
+/**
+ * Whether a projection handles this stored event.
+ *
+ * @since 0.1.0
+ * @category filtering
+ */
+export const handles = (projection: Projection<unknown, unknown>, event: EventStore.RecordedEvent): boolean =>
+  projection.eventTypes.has(event.type) &&
+  (projection.category === undefined || EventStore.categoryOf(event.streamId) === projection.category)
