@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? "5")
+const rounds = Number(process.env.BENCH_ROUNDS ?? "3")
 const only = process.env.BENCH_ONLY
 const here = fileURLToPath(new URL("./case.ts", import.meta.url))
 

@@ -125,10 +125,12 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
   const mode = options.mode ?? "upsert"
   const context = options.context
   const messageId = context?.messageId
-  const saveOptions = context === undefined
+  // The key includes the stream, so a command id reused for another aggregate is not a conflict.
+  const idempotencyKey = messageId === undefined ? undefined : `${repository.streamId(id)}/${messageId}`
+  const saveOptions = context === undefined || idempotencyKey === undefined
     ? {}
     : {
-      idempotencyKey: context.messageId,
+      idempotencyKey,
       // The command caused these events; they join its conversation (or start one named after it).
       correlationId: context.correlationId ?? context.messageId,
       causationId: context.messageId,
@@ -164,30 +166,41 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
     while: (error) => isTagged(error, "WrongExpectedVersion")
   })
 
-  if (messageId === undefined) return retried
-  // The ids of this command's events are already stored elsewhere in the stream: an earlier
-  // attempt with the same command id wrote them. Answer with what it wrote.
-  return Effect.catchIf(
-    retried,
-    (error): error is EventStoreError.IdempotencyConflict =>
-      error instanceof EventStoreError.IdempotencyConflict &&
-      error.eventIds.includes(deterministicEventId(messageId, 0)),
-    (conflict) => earlierResult(repository, id, messageId, conflict)
+  if (messageId === undefined || idempotencyKey === undefined) return retried
+  return retried.pipe(
+    // The ids of this command's events are already stored elsewhere in the stream: an earlier
+    // attempt with the same command id wrote them. Answer with what it wrote.
+    Effect.catchIf(
+      (error): error is EventStoreError.IdempotencyConflict =>
+        error instanceof EventStoreError.IdempotencyConflict &&
+        error.eventIds.includes(deterministicEventId(idempotencyKey, 0)),
+      (conflict) => earlierResult(repository, id, messageId, conflict, undefined)
+    ),
+    // A creation re-sent after it succeeded: its events open the stream.
+    Effect.catchIf(
+      (error): error is AggregateAlreadyExists => mode === "create" && error instanceof AggregateAlreadyExists,
+      (exists) => earlierResult(repository, id, messageId, exists, createScan)
+    )
   )
 }
+
+// How many events from the start of a stream a re-sent creation looks through for its own.
+const createScan = 100
 
 const isTagged = (error: unknown, tag: string): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === tag
 
-// Finds the events an earlier handling of the command wrote (they name the command as their cause),
-// scanning the stream from its end.
-const earlierResult = <S, C, Ev extends { readonly _tag: string }, E, R>(
+// Finds the events an earlier handling of the command wrote (they name the command as their
+// cause), scanning the stream; without them, the original failure stands.
+const earlierResult = <S, C, Ev extends { readonly _tag: string }, E, R, F>(
   repository: Repository<S, C, Ev, E, R>,
   id: string,
   messageId: string,
-  conflict: EventStoreError.IdempotencyConflict
-): Effect.Effect<CommandResult, LoadError | EventStoreError.IdempotencyConflict> =>
+  conflict: F,
+  scan: number | undefined
+): Effect.Effect<CommandResult, LoadError | F> =>
   repository.history(id).pipe(
+    (events) => scan === undefined ? events : Stream.take(events, scan),
     Stream.filter((event) => event.causationId === messageId),
     Stream.runCollect,
     Effect.flatMap((chunk) => {

@@ -33,6 +33,11 @@ export interface Projection<E = unknown, R = never> {
   readonly reset: Effect.Effect<void, E, R>
   /** Applies one stored event. Events it does not handle never reach it. */
   readonly apply: (event: EventStore.RecordedEvent) => Effect.Effect<void, E, R>
+  /**
+   * Applies a batch of stored events at once (e.g. one multi-row upsert), when the projection can;
+   * otherwise batches are applied event by event with `apply`.
+   */
+  readonly applyBatch: ((events: ReadonlyArray<EventStore.RecordedEvent>) => Effect.Effect<void, E, R>) | undefined
 }
 
 /**
@@ -77,6 +82,8 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
   readonly setup?: Effect.Effect<void, E, R>
   readonly reset?: Effect.Effect<void, E, R>
   readonly transactional?: boolean
+  /** Applies a decoded batch at once; `handlers` still serve inline use and single events. */
+  readonly applyBatch?: (events: ReadonlyArray<Envelope.EventEnvelope<A>>) => Effect.Effect<void, E, R>
 }): Projection<E | EventStoreError.EventDecodeError, R> => {
   // dispatch by tag: each handler gets the member of the union that carries its tag
   const handlers = options.handlers as unknown as Readonly<
@@ -98,7 +105,11 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
       Effect.flatMap(options.serializer.decode(recorded), (envelope) => {
         const handler = handlers[envelope.data._tag]
         return handler === undefined ? Effect.void : handler(envelope.data, envelope)
-      })
+      }),
+    applyBatch: options.applyBatch === undefined
+      ? undefined
+      : ((applyBatch) => (recorded: ReadonlyArray<EventStore.RecordedEvent>) =>
+        Effect.flatMap(options.serializer.decodeAll(recorded), applyBatch))(options.applyBatch)
   }
 }
 

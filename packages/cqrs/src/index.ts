@@ -42,3 +42,15 @@ export * as CommandHandler from "./CommandHandler.js"
  * @since 0.1.0
  */
 export * as StreamHistory from "./StreamHistory.js"
+/**
+ * @since 0.1.0
+ */
+export * as Projection from "./Projection.js"
+/**
+ * @since 0.1.0
+ */
+export * as Projections from "./Projections.js"
+/**
+ * @since 0.1.0
+ */
+export * as InlineProjections from "./InlineProjections.js"

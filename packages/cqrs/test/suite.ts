@@ -458,7 +458,14 @@ export const run = (options: SuiteOptions): void => {
             const id = freshId()
             const layer = handlersFor(accounts)
             yield* Effect.gen(function*() {
-              yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }))
+              const opened = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), { messageId: `open-${id}` })
+              // a creation re-sent after it succeeded answers with what it wrote
+              const reopened = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), { messageId: `open-${id}` })
+              assert.isTrue(reopened.duplicate)
+              assert.deepStrictEqual(reopened.eventIds, opened.eventIds)
+              // a different creation command for the same id is refused
+              const other = yield* Effect.flip(CommandBus.send(new OpenAccount({ accountId: id, owner: "eve" })))
+              assert.strictEqual(other._tag, "AggregateAlreadyExists")
               const commandId = crypto.randomUUID()
               const command = new Deposit({ accountId: id, amount: 10 })
               const first = yield* CommandBus.send(command, { messageId: commandId })
@@ -491,14 +498,14 @@ export const run = (options: SuiteOptions): void => {
             const accounts = yield* accountsWith()
             const id = freshId()
             const result = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), {
-              messageId: "cmd-1",
+              messageId: `cmd-${id}`,
               correlationId: "conversation-7",
               metadata: { user: "u1" }
             }).pipe(Effect.provide(handlersFor(accounts)))
             const [event] = yield* store.readStream(accounts.streamId(id))
-            assert.strictEqual(event.causationId, "cmd-1")
+            assert.strictEqual(event.causationId, `cmd-${id}`)
             assert.strictEqual(event.correlationId, "conversation-7")
-            assert.deepStrictEqual(event.metadata, { user: "u1", commandId: "cmd-1", commandType: "Open" })
+            assert.deepStrictEqual(event.metadata, { user: "u1", commandId: `cmd-${id}`, commandType: "Open" })
             assert.strictEqual(result.globalPosition, event.globalPosition)
             assert.strictEqual(result.version, 1)
 

@@ -73,7 +73,7 @@ export interface Core {
 // class's fields when it has them (much faster), else by encoding.
 const validator = (schema: MessageSchema): Entry["validate"] => {
   const fields: unknown = "fields" in schema ? schema.fields : undefined
-  return typeof fields === "object" && fields !== null && Object.values(fields).every(Schema.isSchema)
+  return typeof fields === "object" && fields !== null && Object.values(fields).every((f) => Schema.isSchema(f) || Schema.isPropertySignature(f))
     ? Schema.validateEither(Schema.Struct(fields as Schema.Struct.Fields))
     : Schema.encodeEither(schema)
 }

@@ -1,0 +1,456 @@
+/**
+ * Runs projections from the event store into their read models, with checkpoints, leases shared by
+ * several workers, quarantine of poison events, rebuilds with progress, status, and
+ * read-your-writes waits.
+ *
+ * @since 0.1.0
+ */
+import { EventStore } from "@chronicle/eventstore"
+import type { SqlClient } from "@effect/sql"
+import type { Scope } from "effect"
+import { Cause, Clock, Context, Data, Duration, Effect, Layer, Metric, Option, Schedule, Schema, Stream } from "effect"
+import { hostname } from "node:os"
+import type { Projection } from "./Projection.js"
+import * as Store from "./internal/projectionStore.js"
+
+/**
+ * What a projection is doing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type State = "idle" | "running" | "stopped" | "rebuilding" | "failed"
+
+/**
+ * One projection's status, as data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Status {
+  readonly name: string
+  readonly state: State
+  /** The global position it has applied everything up to. */
+  readonly checkpoint: number
+  /** The store's head position. */
+  readonly head: number
+  /** Events after the checkpoint, still to apply. */
+  readonly lag: number
+  readonly lastError: string | null
+  /** The worker holding its lease, if any. */
+  readonly owner: string | null
+  readonly quarantined: number
+}
+
+/**
+ * A rebuild's progress.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RebuildProgress {
+  readonly projection: string
+  readonly done: number
+  readonly total: number
+  readonly ratePerSecond: number
+  readonly etaSeconds: number
+}
+
+/**
+ * An event a projection could not apply after its retries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type QuarantinedEvent = Store.QuarantineRow
+
+/**
+ * A projection's storage or the event store failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProjectionError extends Data.TaggedError("ProjectionError")<{
+  readonly projection: string
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `projection ${this.projection}: ${this.reason}`
+  }
+}
+
+/**
+ * No projection of that name is registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownProjection extends Schema.TaggedError<UnknownProjection>()("UnknownProjection", {
+  name: Schema.String
+}) {
+  override get message(): string {
+    return `no projection named ${this.name}`
+  }
+}
+
+/**
+ * Read models did not reach a position in time.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProjectionTimeout extends Schema.TaggedError<ProjectionTimeout>()("ProjectionTimeout", {
+  position: Schema.Number,
+  lagging: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `read models ${this.lagging.join(", ")} have not reached position ${this.position} yet`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Events read per transaction (default 500). */
+  readonly batchSize?: number
+  /** How long a worker's lease lasts without renewal (default 5 s). Takeover happens within it plus `acquireInterval`. */
+  readonly leaseTtl?: Duration.DurationInput
+  /** How often a worker without a lease tries to take one (default 1 s). */
+  readonly acquireInterval?: Duration.DurationInput
+  /** Retries of an event whose handler fails, before it is quarantined (default: 3, exponential from 50 ms). */
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+  /** After quarantining an event: `stop` the projection (default) or `skip` the event. */
+  readonly onPoison?: "stop" | "skip"
+  /** This worker's name in leases (default host-pid-random). */
+  readonly owner?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export interface Service {
+  readonly status: Effect.Effect<ReadonlyArray<Status>, ProjectionError>
+  /** Waits until the read models (all, or the named ones) have applied everything up to `position`. */
+  readonly waitFor: (
+    position: number,
+    options?: { readonly projections?: ReadonlyArray<string>; readonly timeout?: Duration.DurationInput }
+  ) => Effect.Effect<void, ProjectionTimeout | ProjectionError | UnknownProjection>
+  /** Empties a read model and replays every event into it, reporting progress; workers resume it after. */
+  readonly rebuild: (name: string) => Stream.Stream<RebuildProgress, ProjectionError | UnknownProjection>
+  readonly quarantined: (name?: string) => Effect.Effect<ReadonlyArray<QuarantinedEvent>, ProjectionError>
+  /** Applies quarantined events again; those that now succeed leave the quarantine. Returns how many. */
+  readonly replayQuarantined: (name: string) => Effect.Effect<number, ProjectionError | UnknownProjection>
+  /** Lets workers run a projection that stopped on a poison event again. */
+  readonly resume: (name: string) => Effect.Effect<void, ProjectionError | UnknownProjection>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Projections extends Context.Tag("@chronicle/cqrs/Projections")<Projections, Service>() {}
+
+const eventsApplied = Metric.counter("chronicle_projection_events_total", {
+  description: "Events applied by projections",
+  incremental: true
+})
+const checkpointGauge = Metric.gauge("chronicle_projection_checkpoint", { description: "Projection checkpoints" })
+const rebuildGauge = Metric.gauge("chronicle_projection_rebuild_progress", { description: "Rebuild progress, 0 to 1" })
+const batchTimer = Metric.timer("chronicle_projection_batch_duration", "Time to apply one batch")
+
+class LeaseLost extends Data.TaggedError("LeaseLost")<{}> {}
+class Poisoned extends Data.TaggedError("Poisoned")<{ readonly error: string }> {}
+
+const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n").slice(0, 3).join(" ").slice(0, 500)
+
+const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Options = {}) =>
+  Effect.gen(function*() {
+    const store = yield* Store.make.pipe(
+      Effect.mapError((cause) => new ProjectionError({ projection: "*", reason: "could not prepare projection tables", cause }))
+    )
+    const events = yield* EventStore.EventStore
+    const context = yield* Effect.context<R>()
+    const sql = store.sql
+    const batchSize = options.batchSize ?? 500
+    const ttl = Duration.toMillis(options.leaseTtl ?? "5 seconds")
+    const acquireInterval = options.acquireInterval ?? "1 second"
+    const retry = options.retry ?? Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
+    const onPoison = options.onPoison ?? "stop"
+    const owner = options.owner ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`
+    const byName = new Map(projections.map((p) => [p.name, p]))
+    yield* Effect.forEach(projections, (p) => store.ensure(p.name)).pipe(
+      Effect.mapError((cause) => new ProjectionError({ projection: "*", reason: "could not register projections", cause }))
+    )
+
+    const fail = (projection: string, reason: string) => (cause: unknown) =>
+      new ProjectionError({ projection, reason, cause })
+    const find = (name: string) =>
+      Option.match(Option.fromNullable(byName.get(name)), {
+        onNone: () => Effect.fail(new UnknownProjection({ name })),
+        onSome: Effect.succeed
+      })
+    const provided = <A, E>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, context)
+    const now = Clock.currentTimeMillis
+
+    const applyAll = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>) =>
+      provided(
+        p.applyBatch !== undefined && batch.length > 0
+          ? p.applyBatch(batch)
+          : Effect.forEach(batch, p.apply, { discard: true })
+      )
+
+    const advance = (p: Projection<unknown, R>, position: number, state: State) =>
+      Effect.flatMap(now, (t) => store.advance(p.name, owner, position, state, t, ttl)).pipe(
+        Effect.flatMap((owned) => owned ? Effect.void : Effect.fail(new LeaseLost()))
+      )
+
+    /** Applies a batch and moves the checkpoint, in one transaction for SQL read models. */
+    const commit = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>, to: number, state: State) =>
+      p.transactional
+        ? sql.withTransaction(Effect.zipRight(applyAll(p, batch), advance(p, to, state)))
+        : Effect.zipRight(applyAll(p, batch), advance(p, to, state))
+
+    /** A batch failed: apply it one event at a time, retrying, and quarantine what still fails. */
+    const slowPath = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>, to: number, state: State) =>
+      Effect.gen(function*() {
+        for (const event of batch) {
+          const single = commit(p, [event], event.globalPosition, state).pipe(
+            Effect.retry({ schedule: retry, while: (e) => !(e instanceof LeaseLost) })
+          )
+          const outcome = yield* Effect.exit(single)
+          if (outcome._tag === "Success") continue
+          if (Cause.failureOption(outcome.cause).pipe(Option.exists((e) => e instanceof LeaseLost))) {
+            return yield* Effect.fail(new LeaseLost())
+          }
+          const error = describe(outcome.cause)
+          const t = yield* now
+          yield* Effect.logError(`projection ${p.name}: event ${event.eventId} at ${event.globalPosition} failed: ${error}`)
+          if (onPoison === "skip") {
+            yield* sql.withTransaction(
+              Effect.zipRight(store.quarantine(p.name, event, error, t), advance(p, event.globalPosition, state))
+            )
+            continue
+          }
+          yield* sql.withTransaction(
+            Effect.zipRight(store.quarantine(p.name, event, error, t), store.release(p.name, owner, "failed", error, t))
+          )
+          return yield* Effect.fail(new Poisoned({ error }))
+        }
+        yield* advance(p, to, state)
+      })
+
+    /** One batch from the checkpoint: how far it got, and whether it reached the head. */
+    const step = (p: Projection<unknown, R>, from: number, state: State) =>
+      Effect.gen(function*() {
+        const head = yield* events.head
+        const page = yield* events.readAll({
+          from,
+          limit: batchSize,
+          ...(p.category === undefined ? {} : { filter: EventStore.category(p.category) })
+        })
+        const last = page.at(-1)
+        const full = page.length === batchSize
+        // below the head every position is final, so a short page lets the checkpoint jump to it
+        const to = full && last !== undefined ? last.globalPosition : Math.max(head, last?.globalPosition ?? from, from)
+        if (to === from) return { to, applied: 0, atHead: true }
+        const batch = page.filter((e) => p.eventTypes.has(e.type))
+        const started = yield* now
+        yield* commit(p, batch, to, state).pipe(
+          Effect.catchIf((e) => !(e instanceof LeaseLost), () => slowPath(p, batch, to, state)),
+          Effect.uninterruptible
+        )
+        yield* Metric.update(batchTimer, Duration.millis((yield* now) - started))
+        yield* Metric.incrementBy(Metric.tagged(eventsApplied, "projection", p.name), batch.length)
+        yield* Metric.set(Metric.tagged(checkpointGauge, "projection", p.name), to)
+        return { to, applied: page.length, atHead: !full }
+      })
+
+    /** Owns a projection until its lease is lost: catches up, then follows the store. */
+    const follow = (p: Projection<unknown, R>) =>
+      Effect.gen(function*() {
+        yield* provided(p.setup)
+        let position = (yield* store.get(p.name))?.position ?? 0
+        yield* Effect.logInfo(`projection ${p.name}: running from ${position} as ${owner}`)
+        while (true) {
+          const { atHead, to } = yield* step(p, position, "running")
+          position = to
+          if (atHead) {
+            // wait for new events, waking at least often enough to renew the lease
+            yield* events.subscribe({ from: position, ...(p.category === undefined ? {} : { filter: EventStore.category(p.category) }) }).pipe(
+              Stream.runHead,
+              Effect.race(Effect.sleep(Duration.millis(ttl / 3))),
+              Effect.ignore
+            )
+            yield* advance(p, position, "running")
+          }
+        }
+      })
+
+    const runProjection = (p: Projection<unknown, R>) =>
+      Effect.gen(function*() {
+        const acquired = yield* Effect.flatMap(now, (t) => store.acquire(p.name, owner, t, ttl))
+        if (!acquired) return yield* Effect.sleep(acquireInterval)
+        yield* follow(p).pipe(
+          Effect.ensuring(Effect.flatMap(now, (t) => store.release(p.name, owner, "stopped", null, t)).pipe(Effect.ignore)),
+          Effect.catchIf((e): e is LeaseLost => e instanceof LeaseLost, () =>
+            Effect.logWarning(`projection ${p.name}: lease lost; another worker owns it now`)),
+          Effect.catchIf((e): e is Poisoned => e instanceof Poisoned, (e) =>
+            Effect.logError(`projection ${p.name}: stopped on a poison event: ${e.error}`)),
+          Effect.catchAllCause((cause) =>
+            Effect.zipRight(
+              Effect.logError(`projection ${p.name}: failed, will retry: ${describe(cause)}`),
+              Effect.sleep(acquireInterval)
+            )
+          )
+        )
+      }).pipe(Effect.catchAllCause((cause) => Effect.logError(`projection ${p.name}: ${describe(cause)}`)), Effect.forever)
+
+    const status: Service["status"] = Effect.gen(function*() {
+      const head = yield* events.head
+      const rows = yield* store.all
+      const quarantined = yield* store.quarantined()
+      return yield* Effect.forEach(projections, (p) =>
+        Effect.gen(function*() {
+          const row = rows.find((r) => r.name === p.name)
+          const checkpoint = row?.position ?? 0
+          const live = row !== undefined && row.owner !== null && row.leaseUntil >= (yield* now)
+          const state = (row === undefined ? "idle" : row.state === "running" && !live ? "stopped" : row.state) as State
+          return {
+            name: p.name,
+            state,
+            checkpoint,
+            head,
+            lag: checkpoint >= head ? 0 : yield* store.countAfter(checkpoint, p.category),
+            lastError: row?.lastError ?? null,
+            owner: live ? row.owner : null,
+            quarantined: quarantined.filter((q) => q.projection === p.name).length
+          }
+        }))
+    }).pipe(Effect.mapError(fail("*", "status failed")))
+
+    const waitFor: Service["waitFor"] = (position, waitOptions = {}) =>
+      Effect.gen(function*() {
+        const names = waitOptions.projections ?? projections.map((p) => p.name)
+        yield* Effect.forEach(names, find)
+        const lagging = Effect.map(store.all, (rows) =>
+          names.filter((name) => (rows.find((r) => r.name === name)?.position ?? 0) < position))
+        const reached = yield* lagging.pipe(
+          Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (l) => l.length === 0 }),
+          Effect.timeoutOption(waitOptions.timeout ?? "5 seconds"),
+          Effect.mapError(fail(names.join(", "), "waiting failed"))
+        )
+        if (Option.isNone(reached)) {
+          const behind = yield* lagging.pipe(Effect.mapError(fail(names.join(", "), "waiting failed")))
+          if (behind.length > 0) return yield* Effect.fail(new ProjectionTimeout({ position, lagging: behind }))
+        }
+      })
+
+    const rebuild: Service["rebuild"] = (name) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const p = yield* find(name)
+        // take the lease from whoever has it, waiting for it to expire, even from a failed projection
+        yield* Effect.flatMap(now, (t) =>
+          sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${t + ttl}, state = 'rebuilding'
+            WHERE name = ${name} AND (owner IS NULL OR owner = ${owner} OR lease_until < ${t}) RETURNING name`).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (rows) => rows.length === 1 }),
+          Effect.mapError(fail(name, "could not take the lease"))
+        )
+        yield* Effect.addFinalizer(() =>
+          Effect.flatMap(now, (t) => store.release(name, owner, "idle", null, t)).pipe(Effect.ignore))
+        yield* provided(p.setup).pipe(Effect.mapError(fail(name, "setup failed")))
+        const t0 = yield* now
+        yield* sql.withTransaction(Effect.zipRight(provided(p.reset), store.resetCheckpoint(name, owner, t0))).pipe(
+          Effect.mapError(fail(name, "reset failed"))
+        )
+        const total = yield* store.countAfter(0, p.category)
+        yield* Effect.logInfo(`projection ${name}: rebuilding ${total} events`)
+        let lastLog = t0
+        return Stream.paginateEffect({ position: 0, done: 0 }, (s) =>
+          Effect.gen(function*() {
+            const { applied, atHead, to } = yield* step(p, s.position, "rebuilding")
+            const done = Math.min(s.done + applied, Math.max(total, s.done + applied))
+            const t = yield* now
+            const seconds = Math.max((t - t0) / 1000, 0.001)
+            const rate = done / seconds
+            const progress: RebuildProgress = {
+              projection: name,
+              done,
+              total: Math.max(total, done),
+              ratePerSecond: Math.round(rate),
+              etaSeconds: rate > 0 ? Math.max(0, Math.round((Math.max(total, done) - done) / rate)) : 0
+            }
+            yield* Metric.set(Metric.tagged(rebuildGauge, "projection", name), total === 0 ? 1 : done / total)
+            if (t - lastLog >= 2000 || atHead) {
+              lastLog = t
+              yield* Effect.logInfo(
+                `projection ${name}: rebuilt ${done}/${progress.total} (${progress.ratePerSecond}/s, ETA ${progress.etaSeconds}s)`
+              )
+            }
+            return [progress, atHead ? Option.none() : Option.some({ position: to, done })] as const
+          }).pipe(Effect.mapError((e) => e instanceof LeaseLost || e instanceof Poisoned ? fail(name, "rebuild interrupted")(e) : fail(name, "rebuild failed")(e))))
+      }))
+
+    const quarantinedEvents: Service["quarantined"] = (name) =>
+      store.quarantined(name).pipe(Effect.mapError(fail(name ?? "*", "could not list quarantined events")))
+
+    const replayQuarantined: Service["replayQuarantined"] = (name) =>
+      Effect.gen(function*() {
+        const p = yield* find(name)
+        const rows = yield* store.quarantined(name)
+        let replayed = 0
+        for (const row of rows) {
+          const [event] = yield* events.readAll({ from: row.position - 1, limit: 1 })
+          if (event === undefined || event.eventId !== row.eventId) continue
+          const outcome = yield* Effect.exit(
+            sql.withTransaction(Effect.zipRight(provided(p.apply(event)), store.unquarantine(name, row.eventId)))
+          )
+          if (outcome._tag === "Success") replayed++
+        }
+        return replayed
+      }).pipe(Effect.mapError((e) => e instanceof UnknownProjection ? e : fail(name, "replay failed")(e)))
+
+    const resume: Service["resume"] = (name) =>
+      Effect.gen(function*() {
+        yield* find(name)
+        yield* Effect.flatMap(now, (t) => store.setState(name, "idle", null, t))
+      }).pipe(Effect.mapError((e) => e instanceof UnknownProjection ? e : fail(name, "resume failed")(e)))
+
+    const service: Service = {
+      status,
+      waitFor,
+      rebuild,
+      quarantined: quarantinedEvents,
+      replayQuarantined,
+      resume
+    }
+    return { service, run: Effect.forEach(projections, (p) => Effect.forkScoped(runProjection(p)), { discard: true }) }
+  })
+
+/**
+ * The service without running anything (for a server or a CLI): status, waits, rebuilds, quarantine.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <R>(
+  projections: ReadonlyArray<Projection<unknown, R>>,
+  options?: Options
+): Layer.Layer<Projections, ProjectionError, SqlClient.SqlClient | EventStore.EventStore | R> =>
+  Layer.effect(Projections, Effect.map(make(projections, options), (m) => m.service))
+
+/**
+ * The service, and every projection running in the background with checkpoints and leases (for
+ * workers). Stopping the layer finishes the batch in flight and releases the leases.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWorker = <R>(
+  projections: ReadonlyArray<Projection<unknown, R>>,
+  options?: Options
+): Layer.Layer<Projections, ProjectionError, SqlClient.SqlClient | EventStore.EventStore | Exclude<R, Scope.Scope>> =>
+  Layer.scoped(Projections, Effect.flatMap(make(projections, options), (m) => Effect.as(m.run, m.service)))
