@@ -158,7 +158,7 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
         globalPosition: saved.globalPosition,
         positions: saved.positions,
         eventIds: saved.eventIds,
-        duplicate: false
+        duplicate: saved.duplicate
       }))))
 
   const retried = Effect.retry(attempt, {

@@ -40,6 +40,8 @@ export interface Saved<State> extends Loaded<State> {
   readonly positions: ReadonlyArray<number>
   /** The global position of the last appended event; `null` when nothing was appended. */
   readonly globalPosition: number | null
+  /** The store recognised the events (same ids, same place) as already written: nothing new was. */
+  readonly duplicate: boolean
 }
 
 /**
@@ -457,7 +459,7 @@ export const makeWith = <
     saveOptions: SaveOptions | undefined
   ): Effect.Effect<Saved<State>, SaveError> => {
     if (events.length === 0) {
-      return Effect.succeed({ ...loaded, eventIds: [], positions: [], globalPosition: null })
+      return Effect.succeed({ ...loaded, eventIds: [], positions: [], globalPosition: null, duplicate: false })
     }
     return Effect.gen(function*() {
       const data = yield* toEventData(events, saveOptions)
@@ -472,7 +474,8 @@ export const makeWith = <
         snapshotVersion: loaded.snapshotVersion,
         eventIds: data.map((d) => d.eventId),
         positions: result.positions,
-        globalPosition: result.positions.at(-1) ?? null
+        globalPosition: result.positions.at(-1) ?? null,
+        duplicate: result.duplicate ?? false
       }
       const snapshotAt = yield* snapshotAfterSave(saved, events.length)
       return snapshotAt === saved.snapshotVersion ? saved : { ...saved, snapshotVersion: snapshotAt }

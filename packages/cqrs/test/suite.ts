@@ -471,6 +471,8 @@ export const run = (options: SuiteOptions): void => {
               const first = yield* CommandBus.send(command, { messageId: commandId })
               // an immediate re-send (a lost acknowledgement): the store recognises the event ids
               const second = yield* CommandBus.send(command, { messageId: commandId })
+              assert.isFalse(first.duplicate)
+              assert.isTrue(second.duplicate)
               assert.deepStrictEqual(second.eventIds, first.eventIds)
               assert.deepStrictEqual(second.positions, first.positions)
               // the stream moved on, then the same command arrives again
@@ -486,6 +488,7 @@ export const run = (options: SuiteOptions): void => {
                 CommandBus.send(new Deposit({ accountId: id, amount: 100 }), { messageId: concurrentId })
               ], { concurrency: 2 })
               assert.deepStrictEqual(both[0].eventIds, both[1].eventIds)
+              assert.strictEqual([both[0].duplicate, both[1].duplicate].filter(Boolean).length, 1)
             }).pipe(Effect.provide(layer))
             const events = yield* store.readStream(accounts.streamId(id))
             assert.deepStrictEqual(events.map((e) => e.type), ["AccountOpened", "MoneyDeposited", "MoneyDeposited", "MoneyDeposited"])
