@@ -225,7 +225,9 @@ export const stateGauge = Metric.gauge("chronicle_breaker_state", {
 })
 
 /**
- * Calls through breakers, tagged by `breaker` and `outcome` (success, failure, slow, ignored).
+ * Calls through breakers, tagged by `breaker` and `outcome`: `admitted` (every call let through),
+ * `failure`, `slow` (also counted as failures by the policy) and `ignored` (errors `isFailure`
+ * rejects). Successes are `admitted - failure - ignored`, less calls interrupted or still running.
  *
  * @since 0.1.0
  * @category metrics
@@ -256,6 +258,8 @@ interface Tracker {
   readonly failure: (now: number) => boolean
   readonly reset: () => void
   readonly counts: (now: number) => { readonly calls: number; readonly failures: number }
+  /** True when a success would change nothing: the closed hot path then skips observing it. */
+  readonly clean: () => boolean
 }
 
 const makeTracker = (policy: Policy): Tracker => {
@@ -276,7 +280,8 @@ const makeTracker = (policy: Policy): Tracker => {
           failures = 0
           calls = 0
         },
-        counts: () => ({ calls, failures })
+        counts: () => ({ calls, failures }),
+        clean: () => failures === 0
       }
     }
     case "CountWindow": {
@@ -303,7 +308,8 @@ const makeTracker = (policy: Policy): Tracker => {
           filled = 0
           failures = 0
         },
-        counts: () => ({ calls: filled, failures })
+        counts: () => ({ calls: filled, failures }),
+        clean: () => false
       }
     }
     case "TimeWindow": {
@@ -349,7 +355,8 @@ const makeTracker = (policy: Policy): Tracker => {
           calls.fill(0)
           fails.fill(0)
         },
-        counts
+        counts,
+        clean: () => false
       }
     }
   }
@@ -402,22 +409,22 @@ const makeInternal = <E>(
     // Constant label arrays: a metric caches its hook per array, so updates skip the registry.
     const breakerLabels = [MetricLabel.make("breaker", name)]
     const outcomeLabels = (outcome: string) => [...breakerLabels, MetricLabel.make("outcome", outcome)]
-    const successLabels = outcomeLabels("success")
+    const admittedLabels = outcomeLabels("admitted")
     const failureLabels = outcomeLabels("failure")
     const slowLabels = outcomeLabels("slow")
     const ignoredLabels = outcomeLabels("ignored")
     const count = (labels: Array<MetricLabel.MetricLabel>) => callsTotal.unsafeUpdate(1, labels)
-    // Successes are the hot path: they reach the counter in batches of 256, and at every state
+    // Admissions are the hot path: they reach the counter in batches of 256, and at every state
     // change, snapshot and state read.
-    let unpublishedSuccesses = 0
-    const publishSuccesses = () => {
-      if (unpublishedSuccesses > 0) {
-        callsTotal.unsafeUpdate(unpublishedSuccesses, successLabels)
-        unpublishedSuccesses = 0
+    let unpublishedAdmissions = 0
+    const publishAdmissions = () => {
+      if (unpublishedAdmissions > 0) {
+        callsTotal.unsafeUpdate(unpublishedAdmissions, admittedLabels)
+        unpublishedAdmissions = 0
       }
     }
-    const countSuccess = () => {
-      if (++unpublishedSuccesses >= 256) publishSuccesses()
+    const countAdmission = () => {
+      if (++unpublishedAdmissions >= 256) publishAdmissions()
     }
     stateGauge.unsafeUpdate(0, breakerLabels)
 
@@ -501,7 +508,7 @@ const makeInternal = <E>(
         openings = 0
       }
       if (to !== CLOSED) makeRejection()
-      publishSuccesses()
+      publishAdmissions()
       stateGauge.unsafeUpdate(gaugeValue[stateNames[to]], breakerLabels)
       const change: StateChange = {
         breaker: name,
@@ -541,7 +548,6 @@ const makeInternal = <E>(
     const untimedClosed = {
       onSuccess: <A>(a: A): Effect.Effect<A> => {
         if (state === CLOSED) tracker.success(0)
-        countSuccess()
         return Effect.succeed(a)
       },
       onFailure: <X extends E>(cause: Cause.Cause<X>): Effect.Effect<never, X> => {
@@ -563,7 +569,6 @@ const makeInternal = <E>(
             return Effect.succeed(a)
           }
           if (state === CLOSED) tracker.success(now)
-          countSuccess()
           return Effect.succeed(a)
         },
         onFailure: (cause) => Effect.zipRight(onClosedFailure(cause, clock.unsafeCurrentTimeMillis()), Effect.failCause(cause))
@@ -573,6 +578,7 @@ const makeInternal = <E>(
     const probe = <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | CircuitOpen, R> => {
       if (probesInFlight >= maxProbes) return reject()
       probesInFlight++
+      countAdmission()
       const start = clock.unsafeCurrentTimeMillis()
       return Effect.onExit(self, (exit) =>
         Effect.suspend(() => {
@@ -587,7 +593,6 @@ const makeInternal = <E>(
             return Effect.zipRight(transition(OPEN, now, "a half-open probe failed", true), releaseLease)
           }
           if (verdict === 0) {
-            countSuccess()
             if (++halfOpenSuccesses >= successThreshold) {
               return Effect.zipRight(
                 transition(CLOSED, now, `${halfOpenSuccesses} half-open probes succeeded`, true),
@@ -643,8 +648,11 @@ const makeInternal = <E>(
     const admit = <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | CircuitOpen, R> => {
       switch (state) {
         case CLOSED:
-          return timed
-            ? timedClosed(self)
+          countAdmission()
+          if (timed) return timedClosed(self)
+          // Nothing to reset on success: observe failures only, one step fewer per call.
+          return tracker.clean()
+            ? Effect.catchAllCause(self, untimedClosed.onFailure)
             : Effect.matchCauseEffect<A, E2, R, never, E2, never, A, never, never>(self, untimedClosed)
         case OPEN: {
           const now = clock.unsafeCurrentTimeMillis()
@@ -722,11 +730,11 @@ const makeInternal = <E>(
       name,
       execute,
       state: Effect.sync(() => {
-        publishSuccesses()
+        publishAdmissions()
         return stateNames[state]
       }),
       snapshot: Effect.sync(() => {
-        publishSuccesses()
+        publishAdmissions()
         return snapshotNow()
       }),
       isolate: Effect.suspend(() => transition(ISOLATED, clock.unsafeCurrentTimeMillis(), "isolated by hand", true)),

@@ -325,7 +325,7 @@ describe("CircuitBreaker", () => {
         Metric.value(CircuitBreaker.callsTotal.pipe(Metric.tagged("breaker", name), Metric.tagged("outcome", outcome)))
       const rejections = yield* Metric.value(Metric.tagged(CircuitBreaker.rejectionsTotal, "breaker", name))
       assert.strictEqual(gauge.value, 2)
-      assert.strictEqual((yield* calls("success")).count, 3)
+      assert.strictEqual((yield* calls("admitted")).count, 5)
       assert.strictEqual((yield* calls("failure")).count, 2)
       assert.strictEqual(rejections.count, 2)
     }))
