@@ -1,8 +1,8 @@
 import type { SqlClient, SqlError } from "@effect/sql"
 import { assert, it } from "@effect/vitest"
 import type { ConfigError, Layer } from "effect"
-import { Effect, Exit, Option, Scope, TestClock } from "effect"
-import { PersistenceManager } from "@chronicle/resilience"
+import { Effect, Either, Exit, Option, Scope, TestClock } from "effect"
+import { BreakerStore, CircuitBreaker, PersistenceManager } from "@chronicle/resilience"
 import { SqlKeyValueStore } from "@chronicle/resilience/sql"
 
 /** The same checks for every SQL dialect; `table` must be unique per call. */
@@ -80,5 +80,27 @@ export const sqlKeyValueStoreSuite = (
       const reopened = yield* SqlKeyValueStore.make({ table: name })
       assert.deepStrictEqual(yield* reopened.listKeys(""), ["b", "c", "i"])
       assert.deepStrictEqual(yield* reopened.kv.get("b"), Option.some(JSON.stringify({ n: 3 })))
+    }).pipe(Effect.provide(client)))
+
+  it.scoped("breakers in two processes share state through the SQL store", () =>
+    Effect.gen(function*() {
+      const name = table()
+      // two stores over the same table stand for two processes
+      const storeA = BreakerStore.fromKeyValueStore((yield* SqlKeyValueStore.make({ table: name })).kv)
+      const storeB = BreakerStore.fromKeyValueStore((yield* SqlKeyValueStore.make({ table: name })).kv)
+      const options = {
+        name: "billing",
+        policy: CircuitBreaker.consecutive(1),
+        openDuration: "5 seconds",
+        syncInterval: "1 second"
+      } as const
+      const a = yield* CircuitBreaker.makeShared({ ...options, store: storeA, owner: "a" })
+      const b = yield* CircuitBreaker.makeShared({ ...options, store: storeB, owner: "b" })
+      yield* Effect.either(a.execute(Effect.fail("down")))
+      yield* TestClock.adjust("1 second")
+      const refused = yield* Effect.either(b.execute(Effect.void))
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen")
+      const restarted = yield* CircuitBreaker.makeShared({ ...options, store: storeB, owner: "c" })
+      assert.strictEqual(yield* restarted.state, "Open")
     }).pipe(Effect.provide(client)))
 }
