@@ -5,10 +5,9 @@
 import type { EventStore, EventStoreError } from "@chronicle/eventstore"
 import type { Timeout } from "@chronicle/resilience"
 import { Retry } from "@chronicle/resilience"
-import type { ContentHash, Enrichment, Validation } from "@chronicle/pipeline"
+import type { ContentHash, Enrichment, PipelineError, Validation } from "@chronicle/pipeline"
 import { Pipeline, Step } from "@chronicle/pipeline"
 import { Context, Data, Effect, Schedule } from "effect"
-import type { StepFailed } from "../src/PipelineError.js"
 
 type Equals<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false
 
@@ -31,7 +30,7 @@ export const pipedType: Equals<typeof piped, Step.Step<string, string, ParseErro
 export const ran = Pipeline.run(pipeline, "hello")
 export const runType: Equals<
   typeof ran,
-  Effect.Effect<Pipeline.Result<string>, StepFailed<ParseError | StoreError>, Clock | Store>
+  Effect.Effect<Pipeline.Result<string>, PipelineError.StepFailed<ParseError | StoreError>, Clock | Store>
 > = true
 
 // A pipeline that cannot fail has no error at all.
