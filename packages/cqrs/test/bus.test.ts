@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { BusEvent, CommandBus, CqrsError, Middleware, QueryBus, StreamHistory } from "@chronicle/cqrs"
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
-import { Chunk, Effect, Exit, Fiber, Layer, Metric, MetricState, Option, Queue, Ref, Schedule, Schema, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Layer, Metric, MetricState, Option, Queue, Ref, Schedule, Schema, Stream, TestClock } from "effect"
 
 class Greet extends Schema.TaggedRequest<Greet>()("Greet", {
   payload: { name: Schema.NonEmptyString },
@@ -18,6 +18,12 @@ class Fail extends Schema.TaggedRequest<Fail>()("Fail", {
 }) {}
 
 class Unhandled extends Schema.TaggedRequest<Unhandled>()("Unhandled", {
+  payload: {},
+  success: Schema.Void,
+  failure: Schema.Never
+}) {}
+
+class Boom extends Schema.TaggedRequest<Boom>()("Boom", {
   payload: {},
   success: Schema.Void,
   failure: Schema.Never
@@ -39,10 +45,11 @@ const GreetHandler = CommandBus.handler(
   Effect.map(Greetings, (count) => (command: Greet) => Effect.as(Ref.update(count, (n) => n + 1), `hello ${command.name}`))
 )
 const FailHandler = CommandBus.handler(Fail, (command) => Effect.fail({ _tag: "Refused" as const, reason: command.reason }))
+const BoomHandler = CommandBus.handler(Boom, () => Effect.dieMessage("kaboom"))
 const CountHandler = QueryBus.handler(CountGreetings, Effect.map(Greetings, (count) => () => Ref.get(count)))
 
 const busLayer = (middleware: ReadonlyArray<Middleware.Middleware> = []) =>
-  Layer.mergeAll(GreetHandler, FailHandler, CountHandler).pipe(
+  Layer.mergeAll(GreetHandler, FailHandler, BoomHandler, CountHandler).pipe(
     Layer.provideMerge(Layer.mergeAll(CommandBus.layer({ middleware }), QueryBus.layer({ middleware }))),
     Layer.provideMerge(Greetings.Default)
   )
@@ -163,6 +170,35 @@ describe("CommandBus and QueryBus", () => {
       assert.strictEqual(yield* Ref.get(attempts), 3)
     }))
 
+  it.effect("the tracing middleware runs the handler in a span named after the message", () =>
+    Effect.gen(function*() {
+      const probe = CommandBus.handler(Greet, () =>
+        Effect.map(Effect.orElseSucceed(Effect.currentSpan, () => ({ name: "no span" })), (span) => span.name))
+      const layer = probe.pipe(Layer.provideMerge(CommandBus.layer({ middleware: [Middleware.tracing] })))
+      assert.strictEqual(yield* CommandBus.send(new Greet({ name: "t" })).pipe(Effect.provide(layer)), "command Greet")
+      const untraced = probe.pipe(Layer.provideMerge(CommandBus.layer()))
+      assert.strictEqual(yield* CommandBus.send(new Greet({ name: "t" })).pipe(Effect.provide(untraced)), "no span")
+    }))
+
+  it.effect("the timeout middleware rejects a message that takes too long", () =>
+    Effect.gen(function*() {
+      const slow = CommandBus.handler(Fail, () => Effect.never)
+      const layer = slow.pipe(Layer.provideMerge(CommandBus.layer({ middleware: [Middleware.timeout("1 second")] })))
+      const fiber = yield* Effect.fork(Effect.flip(CommandBus.send(new Fail({ reason: "x" })).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "MessageRejected")
+    }))
+
+  it.effect("a handler's failures must be the ones its schema declares", () =>
+    Effect.sync(() => {
+      // @ts-expect-error: "Oops" is not in Greet's failure schema (Schema.Never)
+      const wrong = CommandBus.handler(Greet, () => Effect.fail({ _tag: "Oops" as const }))
+      // @ts-expect-error: Greet succeeds with a string, not a number
+      const mistyped = CommandBus.handler(Greet, () => Effect.succeed(42))
+      assert.isTrue(Layer.isLayer(wrong) && Layer.isLayer(mistyped))
+    }))
+
   it.effect("the feed reports commands and queries executed and failed, with type, duration and outcome", () =>
     Effect.gen(function*() {
       const commands = yield* CommandBus.CommandBus
@@ -171,13 +207,18 @@ describe("CommandBus and QueryBus", () => {
       const queryFeed = yield* queries.subscribe
       yield* CommandBus.send(new Greet({ name: "f" }), { messageId: "m-1", correlationId: "c-1" })
       yield* Effect.exit(CommandBus.send(new Fail({ reason: "nope" }), { messageId: "m-2" }))
+      yield* Effect.exit(CommandBus.send(new Boom(), { messageId: "m-3" }))
       yield* QueryBus.send(new CountGreetings(), { messageId: "q-1" })
       yield* Effect.exit(queries.dispatch(new Unhandled()))
       const seenCommands = Chunk.toReadonlyArray(yield* Queue.takeAll(commandFeed))
       const seenQueries = Chunk.toReadonlyArray(yield* Queue.takeAll(queryFeed))
       assert.deepStrictEqual(
         seenCommands.map((e) => [e._tag, e.type, e.messageId, e.correlationId, "outcome" in e ? e.outcome : "success"]),
-        [["CommandExecuted", "Greet", "m-1", "c-1", "success"], ["CommandFailed", "Fail", "m-2", null, "failure"]]
+        [
+          ["CommandExecuted", "Greet", "m-1", "c-1", "success"],
+          ["CommandFailed", "Fail", "m-2", null, "failure"],
+          ["CommandFailed", "Boom", "m-3", null, "defect"]
+        ]
       )
       const failed = seenCommands[1]
       assert.strictEqual(failed._tag === "CommandFailed" ? failed.error : "", "Refused")
