@@ -10,3 +10,7 @@ export * as Documents from "./Documents.js"
  * @since 0.0.0
  */
 export * as ReadModel from "./ReadModel.js"
+/**
+ * @since 0.0.0
+ */
+export * as Database from "./Database.js"

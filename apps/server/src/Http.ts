@@ -1,0 +1,74 @@
+/**
+ * What wraps the whole HTTP app: the body size limit, and JSON errors with a stable `_tag` for
+ * everything the API itself does not answer (unknown routes, unreadable bodies, defects).
+ */
+import { FileSystem, HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { HttpApp } from "@effect/platform"
+import { Cause, Effect, Option } from "effect"
+import { ServerSettings } from "./Services.js"
+
+const jsonError = (status: number, tag: string, message: string) =>
+  HttpServerResponse.unsafeJson({ _tag: tag, message }, { status })
+
+const fromCause = (cause: Cause.Cause<unknown>, tooLarge: boolean) => {
+  const failure = Cause.squash(cause)
+  const tag = typeof failure === "object" && failure !== null && "_tag" in failure ? String(failure._tag) : ""
+  if (tag === "RouteNotFound") return Effect.succeed(jsonError(404, "RouteNotFound", "no such route"))
+  if (tag === "RequestError") {
+    return Effect.succeed(
+      tooLarge
+        ? jsonError(413, "PayloadTooLarge", "the request body is larger than the limit")
+        : jsonError(400, "MalformedRequest", "the request could not be read: is the body valid JSON?")
+    )
+  }
+  if (Cause.isInterruptedOnly(cause)) return Effect.succeed(jsonError(503, "ServiceUnavailable", "the server is stopping"))
+  return Effect.as(
+    Effect.logError("unexpected failure", cause),
+    jsonError(500, "InternalError", "something went wrong on our side; it was logged")
+  )
+}
+
+// errors the platform answers with an empty body (unreadable JSON, unknown routes) get a JSON one
+const emptyError = (response: HttpServerResponse.HttpServerResponse, tooLarge: boolean) => {
+  switch (response.status) {
+    case 400:
+      return tooLarge
+        ? jsonError(413, "PayloadTooLarge", "the request body is larger than the limit")
+        : jsonError(400, "MalformedRequest", "the request body could not be read: is it valid JSON?")
+    case 404:
+      return jsonError(404, "RouteNotFound", "no such route")
+    case 405:
+      return jsonError(405, "MethodNotAllowed", "this route does not accept that method")
+    case 413:
+      return jsonError(413, "PayloadTooLarge", "the request body is larger than the limit")
+    default:
+      return jsonError(response.status, "HttpError", `HTTP ${response.status}`)
+  }
+}
+
+/** Applies the body limit (`CHRONICLE_BODY_LIMIT`) and turns stray failures into JSON errors. */
+export const guard = <E, R>(
+  app: HttpApp.Default<E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ServerSettings | HttpServerRequest.HttpServerRequest> =>
+  Effect.gen(function*() {
+    const settings = yield* ServerSettings
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const length = request.headers["content-length"]
+    if (length !== undefined && !/^\d{1,15}$/.test(length)) {
+      return jsonError(400, "MalformedRequest", "Content-Length is not a number")
+    }
+    if (length !== undefined && Number(length) > settings.bodyLimit) {
+      return jsonError(413, "PayloadTooLarge", `the request body is larger than ${settings.bodyLimit} bytes`)
+    }
+    let limitHit = false
+    return yield* app.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(settings.bodyLimit))),
+      Effect.tapErrorCause((cause) =>
+        Effect.sync(() => {
+          limitHit = Cause.pretty(cause).includes("maxBodySize") || Cause.pretty(cause).includes("too large")
+        })
+      ),
+      Effect.catchAllCause((cause) => fromCause(cause, limitHit)),
+      Effect.map((response) => response.status >= 400 && response.body._tag === "Empty" ? emptyError(response, limitHit) : response)
+    )
+  })
