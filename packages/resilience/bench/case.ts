@@ -88,8 +88,33 @@ const measure = async (run: Runner, millis: number): Promise<number> => {
   return (calls / elapsed) * 1000
 }
 
+// Bare and guarded cases alternating sample by sample in one process: their ratio survives load
+// changes on a shared machine better than figures taken seconds apart.
+const paired = async (samples: number, sampleMillis: number) => {
+  const names = ["effect-bare", "effect-breaker", "promise-bare", "cockatiel"] as const
+  const runners = await Promise.all(names.map(makeRunner))
+  for (const run of runners) await measure(run, 300)
+  const results: Array<Array<number>> = names.map(() => [])
+  for (let i = 0; i < samples; i++) {
+    for (let j = 0; j < runners.length; j++) {
+      gc?.()
+      results[j].push(await measure(runners[j], sampleMillis))
+    }
+  }
+  const median = (values: Array<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+  const ratios = (a: number, b: number) => results[a].map((value, i) => value / results[b][i])
+  console.log(JSON.stringify({
+    name: "paired",
+    breakerVsEffect: median(ratios(1, 0)),
+    cockatielVsPromise: median(ratios(3, 2)),
+    breakerVsCockatiel: median(ratios(1, 3)),
+    medians: Object.fromEntries(names.map((n, j) => [n, median(results[j])]))
+  }))
+}
+
 const main = async () => {
   const name = process.argv[2] ?? "effect-bare"
+  if (name === "paired") return paired(Number(process.argv[3] ?? 5), Number(process.argv[4] ?? 300))
   const samples = Number(process.argv[3] ?? 5)
   const sampleMillis = Number(process.argv[4] ?? 300)
   const run = await makeRunner(name)

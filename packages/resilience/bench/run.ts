@@ -3,14 +3,14 @@
 // interleaved over several rounds; each process warms up, then reports the median of its samples.
 // Usage: pnpm bench [rounds] [samples] [sampleMillis]
 import { execFileSync } from "node:child_process"
-import { cpus } from "node:os"
+import { cpus, loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 
 const rounds = Number(process.argv[2] ?? 3)
-const samples = Number(process.argv[3] ?? 5)
-const sampleMillis = Number(process.argv[4] ?? 300)
+const samples = Number(process.argv[3] ?? 3)
+const sampleMillis = Number(process.argv[4] ?? 200)
 
-const cases = [
+const allCases = [
   "effect-bare",
   "effect-breaker",
   "effect-breaker-count-window",
@@ -21,7 +21,11 @@ const cases = [
   "effect-bare-runPromise-per-call",
   "effect-breaker-runPromise-per-call"
 ] as const
-type Case = typeof cases[number]
+type Case = typeof allCases[number]
+// The two runPromise-per-call cases (the cost of entering Effect from promise code) run with BENCH_ALL=1.
+const cases: ReadonlyArray<Case> = process.env.BENCH_ALL === "1"
+  ? allCases
+  : allCases.filter((c) => !c.includes("runPromise"))
 
 const labels: Record<Case, string> = {
   "effect-bare": "Effect.void, bare (in one fiber)",
@@ -57,16 +61,43 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
+// One paired process per round: bare and guarded alternating sample by sample (see case.ts).
+const paired: Array<{ breakerVsEffect: number; cockatielVsPromise: number; breakerVsCockatiel: number }> = []
+for (let round = 1; round <= rounds; round++) {
+  const output = execFileSync(
+    process.execPath,
+    ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source", caseFile, "paired", `${samples}`, `${sampleMillis}`],
+    { encoding: "utf8" }
+  )
+  const lines = output.trim().split("\n")
+  const parsed: unknown = JSON.parse(lines[lines.length - 1])
+  if (
+    typeof parsed === "object" && parsed !== null && "breakerVsEffect" in parsed &&
+    typeof parsed.breakerVsEffect === "number" && "cockatielVsPromise" in parsed &&
+    typeof parsed.cockatielVsPromise === "number" && "breakerVsCockatiel" in parsed &&
+    typeof parsed.breakerVsCockatiel === "number"
+  ) {
+    paired.push({
+      breakerVsEffect: parsed.breakerVsEffect,
+      cockatielVsPromise: parsed.cockatielVsPromise,
+      breakerVsCockatiel: parsed.breakerVsCockatiel
+    })
+  }
+  process.stderr.write(`round ${round} paired: ${lines[lines.length - 1]}\n`)
+}
+
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]
 }
 const fmt = (n: number) => `${(n / 1e6).toFixed(2)}M`
 const medians = new Map(cases.map((c) => [c, median(results.get(c) ?? [])]))
-const ratio = (a: Case, b: Case) => ((medians.get(a) ?? 0) / (medians.get(b) ?? 1)).toFixed(2)
+const ratio = (a: Case, b: Case) =>
+  medians.has(a) && medians.has(b) ? ((medians.get(a) ?? 0) / (medians.get(b) ?? 1)).toFixed(2) : "-"
 
 console.log(`\nmachine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}`)
-console.log(`rounds: ${rounds}, samples per process: ${samples} x ${sampleMillis} ms after a 500 ms warm-up\n`)
+console.log(`rounds: ${rounds}, samples per process: ${samples} x ${sampleMillis} ms after a 500 ms warm-up`)
+console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`)
 console.log("| case | median calls/s | spread (min-max of round medians) | vs its bare baseline | vs cockatiel |")
 console.log("|---|---:|---:|---:|---:|")
 const baselineOf = (c: Case): Case =>
@@ -80,3 +111,10 @@ for (const c of cases) {
     } | ${ratio(c, "cockatiel")} |`
   )
 }
+
+const pairedMedian = (key: "breakerVsEffect" | "cockatielVsPromise" | "breakerVsCockatiel") =>
+  median(paired.map((p) => p[key])).toFixed(2)
+console.log("\nPaired in one process (median ratio of alternating samples over the rounds):")
+console.log(`- breaker / bare Effect: ${pairedMedian("breakerVsEffect")}`)
+console.log(`- cockatiel / bare async no-op: ${pairedMedian("cockatielVsPromise")}`)
+console.log(`- breaker / cockatiel: ${pairedMedian("breakerVsCockatiel")}`)
