@@ -1,0 +1,111 @@
+/**
+ * The worker's command line: `run` (the default), `rebuild <projection>`, `status`.
+ */
+import { Projections } from "@chronicle/cqrs"
+import type { Projections as P } from "@chronicle/cqrs"
+import { Console, Data, Effect, Stream } from "effect"
+
+export type Command = Data.TaggedEnum<{
+  Run: {}
+  Status: {}
+  Rebuild: { readonly projection: string }
+  Help: {}
+}>
+export const Command = Data.taggedEnum<Command>()
+
+/** The arguments could not be understood. */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly reason: string }> {
+  override get message(): string {
+    return `${this.reason}\n\n${usage}`
+  }
+}
+
+export const usage = `usage: worker [command]
+
+  run                     run the projections with checkpoints until SIGTERM or Ctrl-C (default)
+  rebuild <projection>    empty a read model and replay every event into it, with a progress bar
+  status                  checkpoint, head and lag per projection, and quarantined events
+
+environment: DATABASE_URL (a postgres:// URL, or a SQLite file; default ./data/chronicle.db)`
+
+export const parse = (args: ReadonlyArray<string>): Effect.Effect<Command, UsageError> => {
+  const [name, ...rest] = args
+  switch (name) {
+    case undefined:
+    case "run":
+      return rest.length === 0 ? Effect.succeed(Command.Run()) : Effect.fail(new UsageError({ reason: "run takes no arguments" }))
+    case "status":
+      return rest.length === 0 ? Effect.succeed(Command.Status()) : Effect.fail(new UsageError({ reason: "status takes no arguments" }))
+    case "rebuild":
+      return rest.length === 1
+        ? Effect.succeed(Command.Rebuild({ projection: rest[0] }))
+        : Effect.fail(new UsageError({ reason: "rebuild takes exactly one projection name" }))
+    case "help":
+    case "--help":
+    case "-h":
+      return Effect.succeed(Command.Help())
+    default:
+      return Effect.fail(new UsageError({ reason: `unknown command ${name}` }))
+  }
+}
+
+const pad = (value: string | number, width: number) => String(value).padEnd(width)
+const padLeft = (value: string | number, width: number) => String(value).padStart(width)
+
+export const formatStatus = (rows: ReadonlyArray<P.Status>): string => {
+  const nameWidth = Math.max(10, ...rows.map((r) => r.name.length))
+  const header = `${pad("projection", nameWidth)}  ${pad("state", 10)}  ${padLeft("checkpoint", 10)}  ${padLeft("head", 8)}  ${
+    padLeft("lag", 8)
+  }  ${padLeft("quarantined", 11)}  owner`
+  const lines = rows.map((r) =>
+    `${pad(r.name, nameWidth)}  ${pad(r.state, 10)}  ${padLeft(r.checkpoint, 10)}  ${padLeft(r.head, 8)}  ${padLeft(r.lag, 8)}  ${
+      padLeft(r.quarantined, 11)
+    }  ${r.owner ?? "-"}${r.lastError === null ? "" : `\n    last error: ${r.lastError}`}`
+  )
+  return [header, ...lines].join("\n")
+}
+
+/** Prints every projection's status and the quarantined events. */
+export const status = Effect.gen(function*() {
+  const projections = yield* Projections.Projections
+  const rows = yield* projections.status
+  yield* Console.log(formatStatus(rows))
+  const quarantined = yield* projections.quarantined()
+  if (quarantined.length === 0) {
+    yield* Console.log("\nno quarantined events")
+  } else {
+    yield* Console.log(`\nquarantined events (${quarantined.length}):`)
+    for (const q of quarantined) yield* Console.log(`  ${JSON.stringify(q)}`)
+  }
+})
+
+/** A one-line progress bar. */
+export const bar = (progress: P.RebuildProgress, width = 30): string => {
+  const ratio = progress.total === 0 ? 1 : Math.min(1, progress.done / progress.total)
+  const filled = Math.round(ratio * width)
+  const eta = Number.isFinite(progress.etaSeconds) ? `${progress.etaSeconds.toFixed(0)}s` : "?"
+  return `${progress.projection} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${progress.done}/${progress.total} events, ${
+    progress.ratePerSecond.toFixed(0)
+  }/s, eta ${eta}`
+}
+
+/** Rebuilds one projection, drawing a progress bar (redrawn in place on a terminal). */
+export const rebuild = (name: string) =>
+  Effect.gen(function*() {
+    const projections = yield* Projections.Projections
+    const tty = process.stdout.isTTY === true
+    let last: P.RebuildProgress | undefined
+    yield* projections.rebuild(name).pipe(
+      Stream.runForEach((progress) =>
+        Effect.sync(() => {
+          last = progress
+          if (tty) process.stdout.write(`\r${bar(progress)}`)
+          else process.stdout.write(`${bar(progress)}\n`)
+        })
+      )
+    )
+    if (tty) process.stdout.write("\n")
+    yield* Console.log(
+      last === undefined ? `rebuilt ${name} (no events)` : `rebuilt ${name}: ${last.done} events replayed`
+    )
+  })
