@@ -88,14 +88,8 @@ const StepProto = {
   }
 }
 
-/**
- * Builds a step from a name and how it runs within a pipeline run: the low-level constructor that
- * every combinator uses.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromExecute = <In, Out, E, R>(
+/** Builds a step from a name and how it runs within a pipeline run: every combinator uses it. */
+const fromExecute = <In, Out, E, R>(
   name: string,
   execute: (input: In, state: RunState) => Effect.Effect<Out, StepFailed<E>, R>
 ): Step<In, Out, E, R> => {
