@@ -438,13 +438,15 @@ const makeInternal = <E>(
     let rejections = 0
     let updatedAt = Number.NEGATIVE_INFINITY
     let acquiring = false
-    let rejection: Effect.Effect<never, CircuitOpen> = Effect.void as never
+    let rejection: Effect.Effect<never, CircuitOpen> = Effect.fail(
+      new CircuitOpen({ breaker: name, state: "Open", halfOpenAt: null }, true)
+    )
 
     const makeRejection = () => {
       rejection = Effect.fail(
         new CircuitOpen({
           breaker: name,
-          state: stateNames[state] as "Open" | "HalfOpen" | "Isolated",
+          state: state === ISOLATED ? "Isolated" : state === HALF_OPEN ? "HalfOpen" : "Open",
           halfOpenAt: state === OPEN ? new Date(halfOpenAt) : null
         }, true)
       )

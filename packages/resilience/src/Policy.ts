@@ -41,7 +41,7 @@ export interface Options<E> {
   readonly operation?: string
 }
 
-const isRefusal = (error: unknown): boolean =>
+const isRefusal = (error: unknown): error is CircuitBreaker.CircuitOpen | Bulkheads.BulkheadRejected =>
   error instanceof CircuitBreaker.CircuitOpen || error instanceof Bulkheads.BulkheadRejected
 
 /**
@@ -81,7 +81,7 @@ export const wrap = <E>(options: Options<E>) =>
     broken,
     Retry.schedule<E | PolicyError>({
       ...retryOptions,
-      while: (error) => !isRefusal(error) && (userWhile === undefined || userWhile(error as E | Timeout.TimedOut))
+      while: (error) => !isRefusal(error) && (userWhile === undefined || userWhile(error))
     })
   )
 }
