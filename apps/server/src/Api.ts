@@ -6,6 +6,10 @@ import { Document, ReadModel } from "@chronicle/documents"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 
+// Any JSON value. Without its own JSON Schema, every `Schema.Unknown` would carry the same `$id`,
+// which makes the OpenAPI document invalid.
+const JsonValue = Schema.Unknown.annotations({ jsonSchema: { description: "any JSON value" } })
+
 // Request bodies refuse fields they do not know.
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
 
@@ -110,7 +114,7 @@ const HistoryEntry = Schema.Struct({
   type: Schema.String,
   version: Schema.Int,
   timestamp: Schema.String,
-  data: Schema.Unknown
+  data: JsonValue
 }).annotations({ identifier: "HistoryEntry" })
 
 /** A document, and the global position of the write that produced it (command responses). */
@@ -126,8 +130,8 @@ export const StoredEvent = Schema.Struct({
   version: Schema.Int,
   globalPosition: Schema.Int,
   timestamp: Schema.String,
-  data: Schema.Unknown,
-  metadata: Schema.Unknown
+  data: JsonValue,
+  metadata: JsonValue
 }).annotations({ identifier: "StoredEvent" })
 
 const Position = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))
@@ -293,7 +297,7 @@ export class SystemApi extends HttpApiGroup.make("system")
   )
   .add(
     HttpApiEndpoint.get("monitoring", "/monitoring")
-      .addSuccess(Schema.Unknown)
+      .addSuccess(JsonValue)
       .annotate(OpenApi.Summary, "The monitoring snapshot (operations, breakers, alerts, projections) as JSON")
   )
   .add(

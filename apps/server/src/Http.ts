@@ -3,7 +3,7 @@
  * everything the API itself does not answer (unknown routes, unreadable bodies, defects).
  */
 import { FileSystem, HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { HttpApp } from "@effect/platform"
+import { HttpApp } from "@effect/platform"
 import { Cause, Effect, Option } from "effect"
 import { ServerSettings } from "./Services.js"
 
@@ -34,7 +34,7 @@ const emptyError = (response: HttpServerResponse.HttpServerResponse, tooLarge: b
     case 400:
       return tooLarge
         ? jsonError(413, "PayloadTooLarge", "the request body is larger than the limit")
-        : jsonError(400, "MalformedRequest", "the request body could not be read: is it valid JSON?")
+        : jsonError(400, "MalformedRequest", "the request body could not be read: is it valid JSON, within the size limit?")
     case 404:
       return jsonError(404, "RouteNotFound", "no such route")
     case 405:
@@ -60,6 +60,13 @@ export const guard = <E, R>(
     if (length !== undefined && Number(length) > settings.bodyLimit) {
       return jsonError(413, "PayloadTooLarge", `the request body is larger than ${settings.bodyLimit} bytes`)
     }
+    // the platform answers some failures itself (unreadable bodies, unknown routes) with an empty
+    // body, before this middleware sees them; a pre-response handler still can rewrite those
+    yield* HttpApp.appendPreResponseHandler((_request, response) =>
+      Effect.succeed(
+        response.status >= 400 && response.body._tag === "Empty" ? emptyError(response, false) : response
+      )
+    )
     let limitHit = false
     return yield* app.pipe(
       Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(settings.bodyLimit))),

@@ -4,12 +4,19 @@
  */
 import { Projections } from "@chronicle/cqrs"
 import { Database, ReadModel } from "@chronicle/documents"
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Config, Duration, Effect, Layer, Schedule } from "effect"
 
-const options = { batchSize: 200 } as const
+// `CHRONICLE_PROJECTION_BATCH_SIZE`: events per transaction (default 200)
+const optionsConfig = Config.integer("CHRONICLE_PROJECTION_BATCH_SIZE").pipe(
+  Config.withDefault(200),
+  Config.validate({ message: "CHRONICLE_PROJECTION_BATCH_SIZE must be at least 1", validation: (n) => n >= 1 }),
+  Config.map((batchSize) => ({ batchSize }))
+)
 
 /** The projections service without running them: for `status` and `rebuild`. */
-export const ProjectionsLive = Projections.layer(ReadModel.projections, options).pipe(
+export const ProjectionsLive = Layer.unwrapEffect(
+  Effect.map(optionsConfig, (options) => Projections.layer(ReadModel.projections, options))
+).pipe(
   Layer.provideMerge(Database.layerConfig)
 )
 
@@ -35,6 +42,8 @@ const ReportLive = Layer.scopedDiscard(Effect.gen(function*() {
 
 /** The projections, running with checkpoints until the layer is released. */
 export const WorkerLive = ReportLive.pipe(
-  Layer.provideMerge(Projections.layerWorker(ReadModel.projections, options)),
+  Layer.provideMerge(Layer.unwrapScoped(
+    Effect.map(optionsConfig, (options) => Projections.layerWorker(ReadModel.projections, options))
+  )),
   Layer.provide(Database.layerConfig)
 )

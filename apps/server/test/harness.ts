@@ -1,0 +1,146 @@
+// Starts the real server and worker processes, as `pnpm start` does, on a database of the test's own.
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+
+export interface Proc {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+export const spawnApp = (name: "server" | "worker", env: Record<string, string>, args: ReadonlyArray<string> = []): Proc => {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@chronicle/source", `apps/${name}/src/main.ts`, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return {
+    name,
+    child,
+    output: () => output,
+    exited,
+    stop: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    }
+  }
+}
+
+export const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 100) => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if (await check()) return
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
+export interface Database {
+  readonly url: string
+  readonly label: string
+  readonly drop: () => Promise<void>
+}
+
+export const sqliteDatabase = (): Database => {
+  const dir = mkdtempSync(join(tmpdir(), "chronicle-e2e-"))
+  return { url: join(dir, "chronicle.db"), label: "SQLite", drop: async () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+// a fresh database on the server of `pgUrl`, dropped afterwards
+export const postgresDatabase = async (pgUrl: string): Promise<Database> => {
+  const name = `chronicle_e2e_${process.pid}_${Date.now().toString(36)}`
+  const admin = new pg.Client({ connectionString: pgUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(pgUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    label: "PostgreSQL",
+    drop: async () => {
+      const client = new pg.Client({ connectionString: pgUrl })
+      await client.connect()
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined)
+      await client.end()
+    }
+  }
+}
+
+export interface Server {
+  readonly base: string
+  readonly proc: Proc
+}
+
+export const startServer = async (database: string, env: Record<string, string> = {}): Promise<Server> => {
+  const port = await freePort()
+  const proc = spawnApp("server", { PORT: String(port), DATABASE_URL: database, ...env })
+  const base = `http://127.0.0.1:${port}`
+  await Promise.race([
+    waitUntil(`the server on ${base}`, async () => (await fetch(`${base}/health`)).status < 500),
+    proc.exited.then((code) => {
+      throw new Error(`the server exited (${code}):\n${proc.output()}`)
+    })
+  ])
+  return { base, proc }
+}
+
+export interface Response {
+  readonly status: number
+  readonly body: unknown
+  readonly headers: Headers
+}
+
+export const request = async (
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {}
+): Promise<Response> => {
+  const init: RequestInit = { method, headers: { ...headers } }
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body)
+    init.headers = { "content-type": "application/json", ...headers }
+  }
+  const response = await fetch(`${base}${path}`, init)
+  const text = await response.text()
+  let parsed: unknown = text
+  try {
+    parsed = text.length === 0 ? null : JSON.parse(text)
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, body: parsed, headers: response.headers }
+}
+
+export const json = (value: unknown): Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {}
