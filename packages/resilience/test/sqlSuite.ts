@@ -1,7 +1,7 @@
 import type { SqlClient, SqlError } from "@effect/sql"
 import { assert, it } from "@effect/vitest"
 import type { ConfigError, Layer } from "effect"
-import { Effect, Either, Exit, Option, Scope, TestClock } from "effect"
+import { Effect, Either, Exit, Option, Scope, TestClock, TestServices } from "effect"
 import { BreakerStore, CircuitBreaker, PersistenceManager } from "@chronicle/resilience"
 import { SqlKeyValueStore } from "@chronicle/resilience/sql"
 
@@ -98,6 +98,11 @@ export const sqlKeyValueStoreSuite = (
       const b = yield* CircuitBreaker.makeShared({ ...options, store: storeB, owner: "b" })
       yield* Effect.either(a.execute(Effect.fail("down")))
       yield* TestClock.adjust("1 second")
+      // b's sync ran at the adjusted time; its read of the store is real I/O: wait for it to land
+      yield* b.state.pipe(
+        Effect.zipLeft(TestServices.provideLive(Effect.sleep("5 millis"))),
+        Effect.repeat({ until: (state) => state === "Open", times: 400 })
+      )
       const refused = yield* Effect.either(b.execute(Effect.void))
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen")
       const restarted = yield* CircuitBreaker.makeShared({ ...options, store: storeB, owner: "c" })
