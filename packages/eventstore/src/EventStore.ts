@@ -54,6 +54,8 @@ export interface AppendResult {
   readonly version: number
   /** The global position of each appended event, in order. */
   readonly positions: ReadonlyArray<number>
+  /** `true` when the append was recognized as a retry of an earlier one and wrote nothing. */
+  readonly duplicate?: boolean
 }
 
 /**

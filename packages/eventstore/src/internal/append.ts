@@ -105,7 +105,8 @@ export const resolveRetry = (
   return Effect.succeed({
     streamId: append.streamId,
     version: first - 1 + hits.length,
-    positions: hits.map((h) => h.globalPosition)
+    positions: hits.map((h) => h.globalPosition),
+    duplicate: true
   })
 }
 

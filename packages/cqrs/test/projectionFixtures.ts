@@ -1,0 +1,106 @@
+// A read model that is wrong if any event is applied twice or skipped: per-stream totals.
+import { Projection } from "@chronicle/cqrs"
+import { EventStore, ExpectedVersion, Serializer } from "@chronicle/eventstore"
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Data, Effect, Ref, Schema } from "effect"
+
+/** The fixture's handler refuses some values on demand, to make poison events. */
+export class Refused extends Data.TaggedError("Refused")<{ readonly n: number }> {
+  override get message() {
+    return `refusing ${this.n}`
+  }
+}
+
+export const Added = Schema.TaggedStruct("Added", { n: Schema.Int })
+export const Noted = Schema.TaggedStruct("Noted", { text: Schema.String })
+export const CounterEvent = Schema.Union(Added, Noted)
+export const serializer = Serializer.make(CounterEvent)
+
+export const totalsProjection = (table: string, options: {
+  readonly category?: string
+  readonly failOn?: Ref.Ref<ReadonlySet<number>>
+  readonly batched?: boolean
+} = {}) =>
+  Projection.make<typeof CounterEvent.Type, SqlError | Refused, SqlClient.SqlClient>({
+    name: `totals-${table}`,
+    ...(options.category === undefined ? {} : { category: options.category }),
+    serializer,
+    setup: Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (stream_id TEXT PRIMARY KEY, total BIGINT NOT NULL, events BIGINT NOT NULL)`)),
+    reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DELETE FROM ${table}`)),
+    handlers: {
+      Added: (event, envelope) =>
+        Effect.gen(function*() {
+          const failing = options.failOn === undefined ? new Set<number>() : yield* Ref.get(options.failOn)
+          if (failing.has(event.n)) return yield* Effect.fail(new Refused({ n: event.n }))
+          const sql = yield* SqlClient.SqlClient
+          yield* sql.unsafe(
+            `INSERT INTO ${table} (stream_id, total, events) VALUES (?, ?, 1)
+             ON CONFLICT (stream_id) DO UPDATE SET total = ${table}.total + excluded.total, events = ${table}.events + 1`,
+            [envelope.streamId, event.n]
+          )
+        })
+    },
+    ...(options.batched === true
+      ? {
+        applyBatch: (envelopes: ReadonlyArray<{ readonly streamId: string; readonly data: typeof CounterEvent.Type }>) =>
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            const sums = new Map<string, { total: number; events: number }>()
+            for (const e of envelopes) {
+              if (e.data._tag !== "Added") continue
+              const s = sums.get(e.streamId) ?? { total: 0, events: 0 }
+              sums.set(e.streamId, { total: s.total + e.data.n, events: s.events + 1 })
+            }
+            if (sums.size === 0) return
+            const rows = [...sums].map(([id, s]) => ({ stream_id: id, total: s.total, events: s.events }))
+            yield* sql`INSERT INTO ${sql(table)} ${sql.insert(rows)}
+              ON CONFLICT (stream_id) DO UPDATE SET total = ${sql(table)}.total + excluded.total, events = ${sql(table)}.events + excluded.events`
+          })
+      }
+      : {})
+  })
+
+/** What the read model must hold: a fresh replay of the store's events. */
+export const replay = (category: string) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore.EventStore
+    const events = yield* serializer.decodeAll(yield* store.readAll({ filter: EventStore.category(category) }))
+    const totals = new Map<string, { total: number; events: number }>()
+    for (const e of events) {
+      if (e.data._tag !== "Added") continue
+      const t = totals.get(e.streamId) ?? { total: 0, events: 0 }
+      totals.set(e.streamId, { total: t.total + e.data.n, events: t.events + 1 })
+    }
+    return [...totals].map(([stream_id, t]) => ({ stream_id, ...t })).sort((a, b) => a.stream_id.localeCompare(b.stream_id))
+  })
+
+export const readModel = (table: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql.unsafe<{ stream_id: string; total: number | string; events: number | string }>(
+      `SELECT stream_id, total, events FROM ${table} ORDER BY stream_id`
+    )
+    return rows.map((r) => ({ stream_id: r.stream_id, total: Number(r.total), events: Number(r.events) }))
+      .sort((a, b) => a.stream_id.localeCompare(b.stream_id))
+  })
+
+export const addEvents = (category: string, streams: number, perStream: number, start = 1) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore.EventStore
+    let last = 0
+    for (let i = 0; i < perStream; i++) {
+      for (let s = 0; s < streams; s++) {
+        const result = yield* store.append(
+          `${category}-${s}`,
+          [serializer.encode(Added.make({ n: start + i })), serializer.encode(Noted.make({ text: "x" }))],
+          ExpectedVersion.Any
+        )
+        last = result.positions[1]
+      }
+    }
+    return last
+  })
+
+export const fresh = (prefix: string) => `${prefix}${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`

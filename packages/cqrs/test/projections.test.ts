@@ -1,0 +1,235 @@
+// The read side on a real SQLite file: async and inline projections, checkpoints, leases,
+// quarantine, rebuilds, status and read-your-writes.
+import { InlineProjections, Projections } from "@chronicle/cqrs"
+import { ProjectionTesting } from "@chronicle/cqrs/testing"
+import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
+import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Layer, Ref, Scope, Stream } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Added, addEvents, fresh, Noted, readModel, replay, serializer, totalsProjection } from "./projectionFixtures.js"
+
+const store = () =>
+  SqliteEventStore.layer({ filename: join(mkdtempSync(join(tmpdir(), "chronicle-proj-")), "db.sqlite"), pollInterval: "20 millis" })
+
+const fast = { leaseTtl: "600 millis", acquireInterval: "100 millis", batchSize: 50 } as const
+
+/** Builds a layer in a scope of its own, so a test can stop one worker and keep the store. */
+const start = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(layer, scope)
+    return { context, stop: Scope.close(scope, Exit.void) }
+  })
+
+describe("async projections", () => {
+  it.live("catch up, follow new events, and apply each exactly once", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const projection = totalsProjection(table, { category: cat })
+      yield* addEvents(cat, 5, 20)
+      const worker = yield* start(Projections.layerWorker([projection], fast))
+      const projections = Layer.succeedContext(worker.context)
+      const last = yield* addEvents(cat, 5, 3, 100)
+      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(Effect.provide(projections))
+      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      const [status] = yield* Effect.flatMap(Projections.Projections, (p) => p.status).pipe(Effect.provide(projections))
+      assert.strictEqual(status.state, "running")
+      assert.strictEqual(status.lag, 0)
+      assert.isAtLeast(status.checkpoint, last)
+      assert.isNotNull(status.owner)
+      yield* worker.stop
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live("read-your-writes: waits for a position, and times out when nothing runs", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const projection = totalsProjection(fresh("t"), { category: cat })
+      const last = yield* addEvents(cat, 1, 1)
+      const error = yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "200 millis" })).pipe(
+        Effect.provide(Projections.layer([projection], fast)),
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "ProjectionTimeout")
+      if (error._tag === "ProjectionTimeout") assert.deepStrictEqual(error.lagging, [projection.name])
+      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
+        Effect.provide(Projections.layerWorker([projection], fast)),
+        Effect.scoped
+      )
+      const unknown = yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(1, { projections: ["nope"] })).pipe(
+        Effect.provide(Projections.layer([projection], fast)),
+        Effect.flip
+      )
+      assert.strictEqual(unknown._tag, "UnknownProjection")
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live("two workers never run one projection at once; when the owner stops the other takes over", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const projection = totalsProjection(table, { category: cat })
+      const a = yield* start(Projections.layerWorker([projection], { ...fast, owner: "worker-a" }))
+      yield* Effect.sleep("300 millis")
+      const b = yield* start(Projections.layerWorker([projection], { ...fast, owner: "worker-b" }))
+      const status = Effect.flatMap(Projections.Projections, (p) => p.status).pipe(Effect.provide(Layer.succeedContext(b.context)))
+      yield* addEvents(cat, 3, 10)
+      const last = yield* addEvents(cat, 3, 1, 50)
+      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
+        Effect.provide(Layer.succeedContext(b.context))
+      )
+      assert.strictEqual((yield* status)[0].owner, "worker-a")
+      yield* a.stop
+      const more = yield* addEvents(cat, 3, 5, 200)
+      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "10 seconds" })).pipe(
+        Effect.provide(Layer.succeedContext(b.context))
+      )
+      assert.strictEqual((yield* status)[0].owner, "worker-b")
+      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      yield* b.stop
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live("a poison event is quarantined and skipped, then replayed once fixed", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([13]))
+      const projection = totalsProjection(table, { category: cat, failOn })
+      const store = yield* EventStore.EventStore
+      yield* store.append(`${cat}-a`, [1, 13, 2].map((n) => serializer.encode(Added.make({ n }))), ExpectedVersion.Any)
+      const last = (yield* store.append(`${cat}-b`, [serializer.encode(Added.make({ n: 5 }))], ExpectedVersion.Any)).positions[0]
+      yield* Effect.gen(function*() {
+        const p = yield* Projections.Projections
+        yield* p.waitFor(last, { timeout: "10 seconds" })
+        assert.deepStrictEqual(yield* readModel(table), [
+          { stream_id: `${cat}-a`, total: 3, events: 2 },
+          { stream_id: `${cat}-b`, total: 5, events: 1 }
+        ])
+        const quarantined = yield* p.quarantined(projection.name)
+        assert.strictEqual(quarantined.length, 1)
+        assert.strictEqual(quarantined[0].streamId, `${cat}-a`)
+        assert.include(quarantined[0].error, "refusing 13")
+        assert.strictEqual((yield* p.status)[0].quarantined, 1)
+        yield* Ref.set(failOn, new Set())
+        assert.strictEqual(yield* p.replayQuarantined(projection.name), 1)
+        assert.strictEqual((yield* p.quarantined(projection.name)).length, 0)
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      }).pipe(
+        Effect.provide(Projections.layerWorker([projection], { ...fast, onPoison: "skip" })),
+        Effect.scoped
+      )
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live("by default a poison event stops the projection before it, until resumed", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
+      const projection = totalsProjection(table, { category: cat, failOn })
+      const store = yield* EventStore.EventStore
+      const written = yield* store.append(`${cat}-a`, [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))), ExpectedVersion.Any)
+      yield* Effect.gen(function*() {
+        const p = yield* Projections.Projections
+        const failed = yield* p.status.pipe(
+          Effect.delay("20 millis"),
+          Effect.repeat({ until: (s) => s[0].state === "failed" }),
+          Effect.timeout("10 seconds")
+        )
+        assert.strictEqual(failed[0].checkpoint, written.positions[0])
+        assert.include(failed[0].lastError ?? "", "refusing 7")
+        assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-a`, total: 3, events: 1 }])
+        yield* Ref.set(failOn, new Set())
+        yield* p.resume(projection.name)
+        yield* p.waitFor(written.positions[2], { timeout: "10 seconds" })
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      }).pipe(Effect.provide(Projections.layerWorker([projection], fast)), Effect.scoped)
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live("a rebuild reports progress and ends equal to a replay", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const projection = totalsProjection(table, { category: cat })
+      yield* addEvents(cat, 4, 60)
+      const sql = yield* SqlClient.SqlClient
+      yield* projection.setup
+      // a read model gone wrong
+      yield* sql.unsafe(`INSERT INTO ${table} (stream_id, total, events) VALUES ('bogus', 1, 1)`)
+      const progress = yield* Effect.flatMap(Projections.Projections, (p) => Stream.runCollect(p.rebuild(projection.name))).pipe(
+        Effect.provide(Projections.layer([projection], fast))
+      )
+      const steps = Chunk.toReadonlyArray(progress)
+      assert.isAbove(steps.length, 2)
+      const lastStep = steps[steps.length - 1]
+      assert.strictEqual(lastStep.done, 480)
+      assert.strictEqual(lastStep.total, 480)
+      assert.strictEqual(lastStep.etaSeconds, 0)
+      for (let i = 1; i < steps.length; i++) assert.isAtLeast(steps[i].done, steps[i - 1].done)
+      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live("a batched projection gives the same read model", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const projection = totalsProjection(table, { category: cat, batched: true })
+      const last = yield* addEvents(cat, 7, 30)
+      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
+        Effect.provide(Projections.layerWorker([projection], fast)),
+        Effect.scoped
+      )
+      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+    }).pipe(Effect.provide(store())), 30_000)
+})
+
+describe("inline projections", () => {
+  it.live("update the read model in the append's transaction; a failing handler writes nothing", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([666]))
+      const projection = totalsProjection(table, { category: cat, failOn })
+      const inline = InlineProjections.layer([projection])
+      yield* Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        yield* store.append(`${cat}-1`, [serializer.encode(Added.make({ n: 2 })), serializer.encode(Noted.make({ text: "n" }))], ExpectedVersion.NoStream)
+        assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-1`, total: 2, events: 1 }])
+        const error = yield* Effect.flip(
+          store.appendMany([
+            { streamId: `${cat}-2`, events: [serializer.encode(Added.make({ n: 1 }))], expected: ExpectedVersion.NoStream },
+            { streamId: `${cat}-1`, events: [serializer.encode(Added.make({ n: 666 }))], expected: ExpectedVersion.exact(2) }
+          ])
+        )
+        assert.strictEqual(error._tag, "EventStoreError")
+        assert.strictEqual((yield* store.streamInfo(`${cat}-1`)).version, 2)
+        assert.strictEqual((yield* store.streamInfo(`${cat}-2`)).version, 0)
+        assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-1`, total: 2, events: 1 }])
+        // a retried append is not applied twice
+        const batch = [serializer.encode(Added.make({ n: 10 }))]
+        yield* store.append(`${cat}-1`, batch, ExpectedVersion.exact(2))
+        yield* store.append(`${cat}-1`, batch, ExpectedVersion.exact(2))
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      }).pipe(Effect.provide(inline))
+    }).pipe(Effect.provide(store())), 30_000)
+})
+
+describe("ProjectionTesting", () => {
+  it.effect("given events, the read model holds their totals", () =>
+    Effect.gen(function*() {
+      const table = fresh("t")
+      const projection = totalsProjection(table)
+      yield* ProjectionTesting.given(projection, serializer, [
+        ["A-1", Added.make({ n: 2 })],
+        ["A-1", Noted.make({ text: "skip me" })],
+        ["A-2", Added.make({ n: 5 })],
+        ["A-1", Added.make({ n: 3 })]
+      ])
+      assert.deepStrictEqual(yield* readModel(table), [
+        { stream_id: "A-1", total: 5, events: 2 },
+        { stream_id: "A-2", total: 5, events: 1 }
+      ])
+    }).pipe(Effect.provide(ProjectionTesting.layer)))
+})
