@@ -3,7 +3,7 @@ import { assert, it } from "@effect/vitest"
 import type { ConfigError, Layer } from "effect"
 import { Effect, Either, Exit, Option, Scope, TestClock, TestServices } from "effect"
 import { BreakerStore, CircuitBreaker, PersistenceManager } from "@chronicle/resilience"
-import { SqlKeyValueStore } from "@chronicle/resilience/sql"
+import { SqlBreakerStore, SqlKeyValueStore } from "@chronicle/resilience/sql"
 
 /** The same checks for every SQL dialect; `table` must be unique per call. */
 export const sqlKeyValueStoreSuite = (
@@ -107,5 +107,37 @@ export const sqlKeyValueStoreSuite = (
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen")
       const restarted = yield* CircuitBreaker.makeShared({ ...options, store: storeB, owner: "c" })
       assert.strictEqual(yield* restarted.state, "Open")
+    }).pipe(Effect.provide(client)))
+
+  it.effect("SqlBreakerStore: state round-trips and the lease is exclusive until it expires", () =>
+    Effect.gen(function*() {
+      const store = yield* SqlBreakerStore.make({ table: table() })
+      assert.isTrue(Option.isNone(yield* store.get("x")))
+      const state = { state: "Open" as const, halfOpenAt: 5000, openings: 2, updatedAt: 1000, owner: "a" }
+      yield* store.set("x", state)
+      assert.deepStrictEqual(yield* store.get("x"), Option.some(state))
+      assert.deepStrictEqual(yield* store.acquireLease("x", "a", 0, 100), { owner: "a", until: 100 })
+      assert.strictEqual((yield* store.acquireLease("x", "b", 50, 150)).owner, "a")
+      assert.deepStrictEqual(yield* store.acquireLease("x", "a", 60, 160), { owner: "a", until: 160 }, "the holder renews")
+      assert.strictEqual((yield* store.acquireLease("x", "b", 160, 260)).owner, "b", "an expired lease is taken over")
+      yield* store.releaseLease("x", "a")
+      assert.strictEqual((yield* store.acquireLease("x", "a", 170, 300)).owner, "b", "only the holder releases")
+      yield* store.releaseLease("x", "b")
+      assert.strictEqual((yield* store.acquireLease("x", "a", 170, 300)).owner, "a")
+      assert.deepStrictEqual(yield* store.get("x"), Option.some(state), "leases leave the state alone")
+    }).pipe(Effect.provide(client)))
+
+  it.effect("SqlBreakerStore: racing processes agree on one lease holder", () =>
+    Effect.gen(function*() {
+      const name = table()
+      const stores = yield* Effect.forEach([1, 2, 3, 4], () => SqlBreakerStore.make({ table: name }))
+      const leases = yield* Effect.forEach(
+        stores,
+        (store, i) => store.acquireLease("race", `p${i}`, 0, 1000),
+        { concurrency: "unbounded" }
+      )
+      const winners = leases.filter((lease, i) => lease.owner === `p${i}`)
+      assert.strictEqual(winners.length, 1)
+      assert.isTrue(leases.every((lease) => lease.owner === winners[0].owner))
     }).pipe(Effect.provide(client)))
 }
