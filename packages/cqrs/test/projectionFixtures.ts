@@ -35,11 +35,8 @@ export const totalsProjection = (table: string, options: {
           const failing = options.failOn === undefined ? new Set<number>() : yield* Ref.get(options.failOn)
           if (failing.has(event.n)) return yield* Effect.fail(new Refused({ n: event.n }))
           const sql = yield* SqlClient.SqlClient
-          yield* sql.unsafe(
-            `INSERT INTO ${table} (stream_id, total, events) VALUES (?, ?, 1)
-             ON CONFLICT (stream_id) DO UPDATE SET total = ${table}.total + excluded.total, events = ${table}.events + 1`,
-            [envelope.streamId, event.n]
-          )
+          yield* sql`INSERT INTO ${sql(table)} (stream_id, total, events) VALUES (${envelope.streamId}, ${event.n}, 1)
+            ON CONFLICT (stream_id) DO UPDATE SET total = ${sql(table)}.total + excluded.total, events = ${sql(table)}.events + 1`
         })
     },
     ...(options.batched === true
