@@ -6,7 +6,21 @@
  * @since 0.1.0
  */
 import type { Queue, Scope } from "effect"
-import { Cause, Duration, Effect, Either, Exit, Metric, MetricLabel, Option, PubSub, Schedule, Schema, Stream } from "effect"
+import {
+  Cause,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Metric,
+  MetricLabel,
+  Option,
+  PubSub,
+  Random,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 import { dual } from "effect/Function"
 import * as Alerts from "./Alerts.js"
 import type * as BreakerStore from "./BreakerStore.js"
@@ -457,7 +471,7 @@ const makeInternal = <E>(
       return rejection
     }
 
-    const owner = shared?.owner ?? `${name}-${Math.random().toString(36).slice(2, 10)}`
+    const owner = shared?.owner ?? `${name}-${(yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)}`
     const persist = (): Effect.Effect<void> => {
       if (shared === undefined) return Effect.void
       const persisted: BreakerStore.PersistedState = {
