@@ -117,7 +117,7 @@ export const make = <A extends { readonly _tag: string }, I>(
       : Either.right(data)
   }
 
-  const decode = (recorded: RecordedEvent): Effect.Effect<Envelope.EventEnvelope<A>, EventDecodeError> => {
+  const decodeEither = (recorded: RecordedEvent): Either.Either<Envelope.EventEnvelope<A>, EventDecodeError> => {
     const failure = (reason: string) =>
       new EventDecodeError({
         streamId: recorded.streamId,
@@ -126,21 +126,33 @@ export const make = <A extends { readonly _tag: string }, I>(
         schemaVersion: recorded.schemaVersion,
         reason
       })
-    return Either.match(upcast(recorded), {
-      onLeft: (reason) => Effect.fail(failure(reason)),
-      onRight: (data) =>
-        Either.match(decodeData(data), {
-          onLeft: (error) => Effect.fail(failure(ParseResult.TreeFormatter.formatErrorSync(error))),
-          onRight: (event) => Effect.succeed({ ...recorded, data: event })
-        })
-    })
+    const upcasted = upcast(recorded)
+    if (Either.isLeft(upcasted)) return Either.left(failure(upcasted.left))
+    const decoded = decodeData(upcasted.right)
+    return Either.isLeft(decoded)
+      ? Either.left(failure(ParseResult.TreeFormatter.formatErrorSync(decoded.left)))
+      : Either.right({ ...recorded, data: decoded.right })
   }
+
+  // a plain loop: reads decode thousands of events at a time
+  const decodeAll = (
+    recorded: ReadonlyArray<RecordedEvent>
+  ): Effect.Effect<Array<Envelope.EventEnvelope<A>>, EventDecodeError> =>
+    Effect.suspend(() => {
+      const out: Array<Envelope.EventEnvelope<A>> = new Array(recorded.length)
+      for (let i = 0; i < recorded.length; i++) {
+        const decoded = decodeEither(recorded[i])
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        out[i] = decoded.right
+      }
+      return Effect.succeed(out)
+    })
 
   return {
     schema: schema as unknown as Schema.Schema<A, unknown>,
     upcastedTypes: new Set(Object.keys(upcasters)),
     encode,
-    decode,
-    decodeAll: (recorded) => Effect.forEach(recorded, decode)
+    decode: (recorded) => Effect.suspend(() => decodeEither(recorded)),
+    decodeAll
   }
 }
