@@ -8,7 +8,12 @@ import { Schema } from "effect"
 
 // Any JSON value. Without its own JSON Schema, every `Schema.Unknown` would carry the same `$id`,
 // which makes the OpenAPI document invalid.
-const JsonValue = Schema.Unknown.annotations({ jsonSchema: { description: "any JSON value" } })
+const JsonValue = Schema.Unknown.annotations({
+  jsonSchema: {
+    description: "any JSON value",
+    anyOf: [{ type: "object" }, { type: "array" }, { type: "string" }, { type: "number" }, { type: "boolean" }, { type: "null" }]
+  }
+})
 
 // Request bodies refuse fields they do not know.
 const strict = { parseOptions: { onExcessProperty: "error" } } as const

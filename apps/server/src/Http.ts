@@ -46,6 +46,25 @@ const emptyError = (response: HttpServerResponse.HttpServerResponse, tooLarge: b
   }
 }
 
+const maxDepth = 32
+
+// how deeply arrays and objects nest in a JSON text (brackets inside strings do not count)
+const nestingDepth = (text: string): number => {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) deepest = Math.max(deepest, ++depth)
+    else if (c === 93 || c === 125) depth--
+  }
+  return deepest
+}
+
 /** Applies the body limit (`CHRONICLE_BODY_LIMIT`) and turns stray failures into JSON errors. */
 export const guard = <E, R>(
   app: HttpApp.Default<E, R>
@@ -67,9 +86,23 @@ export const guard = <E, R>(
         response.status >= 400 && response.body._tag === "Empty" ? emptyError(response, false) : response
       )
     )
+    const maxBodySize = Option.some(FileSystem.Size(settings.bodyLimit))
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      // read (and cache) the body here, within the limit, and refuse JSON nested deep enough to
+      // exhaust the stack of the parser or the decoder
+      const body = yield* Effect.either(Effect.provideService(request.text, HttpIncomingMessage.MaxBodySize, maxBodySize))
+      if (body._tag === "Left") {
+        return length === undefined
+          ? jsonError(413, "PayloadTooLarge", `the request body could not be read within ${settings.bodyLimit} bytes`)
+          : jsonError(400, "MalformedRequest", "the request body could not be read")
+      }
+      if (nestingDepth(body.right) > maxDepth) {
+        return jsonError(400, "MalformedRequest", `the JSON is nested deeper than ${maxDepth} levels`)
+      }
+    }
     let limitHit = false
     return yield* app.pipe(
-      Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(settings.bodyLimit))),
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
       Effect.tapErrorCause((cause) =>
         Effect.sync(() => {
           limitHit = Cause.pretty(cause).includes("maxBodySize") || Cause.pretty(cause).includes("too large")
