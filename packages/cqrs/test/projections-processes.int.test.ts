@@ -1,7 +1,6 @@
 // Projection workers as real processes: killed with SIGKILL at random moments, and two workers on
 // PostgreSQL sharing one projection. The read model must always end equal to a fresh replay.
 import { Projections } from "@chronicle/cqrs"
-import { EventStore } from "@chronicle/eventstore"
 import { PgEventStore } from "@chronicle/eventstore/pg"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
 import { assert, describe, it } from "@effect/vitest"

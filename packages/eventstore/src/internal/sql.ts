@@ -195,8 +195,12 @@ export const makeSql = (options: SqlOptions = {}) =>
     // A PostgreSQL statement that fails inside a transaction aborts it, so inside a caller's
     // transaction the insert runs in a savepoint; outside, it is one autocommitted statement.
     const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>, several: boolean) =>
-      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-        several || (dialect === "pg" && Option.isSome(inTransaction)) ? sql.withTransaction(effect) : effect)
+      several
+        ? sql.withTransaction(effect)
+        : dialect === "sqlite"
+        ? effect
+        : Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
+          Option.isSome(inTransaction) ? sql.withTransaction(effect) : effect)
 
     const versionsOf = (streamIds: ReadonlyArray<string>) =>
       Effect.map(
@@ -269,7 +273,9 @@ export const makeSql = (options: SqlOptions = {}) =>
         const started = yield* Clock.currentTimeMillis
         const attempt = (tries: number): Effect.Effect<ReadonlyArray<AppendResult>, AppendFailure> =>
           atomically(
-            Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], started)),
+            appends.length === 1
+              ? Effect.map(insertStream(appends[0], encoded[0], started), (result) => [result])
+              : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], started)),
             appends.length > 1 || (dialect === "sqlite" && total > 500)
           ).pipe(
             Effect.catchTag("NotInserted", () =>
