@@ -6,7 +6,16 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
+    languageOptions: {
+      // Node.js globals, for the plain .mjs scripts (TypeScript files are checked by tsc)
+      globals: Object.fromEntries(
+        [
+          "process", "console", "URL", "URLSearchParams", "fetch", "crypto", "setTimeout", "clearTimeout",
+          "setInterval", "clearInterval", "setImmediate", "Buffer", "performance", "structuredClone",
+          "AbortController", "TextEncoder", "TextDecoder"
+        ].map((name) => [name, "readonly"])
+      )
+    },
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
