@@ -41,7 +41,7 @@ const metrics = async () => {
 
 const main = async () => {
   try {
-    await fetch(`${base}/health`)
+    await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) })
   } catch {
     console.error(`${red("The Chronicle server is not running")} at ${base}.
 Start it in another terminal with ${bold("pnpm start")}, wait for "Chronicle is running", then run ${bold("pnpm demo")} again.

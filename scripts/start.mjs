@@ -80,7 +80,7 @@ const deadline = Date.now() + 60_000
 const waitForServer = async () => {
   while (!stopping && Date.now() < deadline) {
     try {
-      const response = await fetch(`${base}/health`)
+      const response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) })
       if (response.status < 500) {
         console.log(`
 ${color("1", "Chronicle is running")}

@@ -28,12 +28,20 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+// whatever happens to a test, no process outlives the test run
+const running = new Set<ChildProcess>()
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL")
+})
+
 export const spawnApp = (name: "server" | "worker", env: Record<string, string>, args: ReadonlyArray<string> = []): Proc => {
   const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@chronicle/source", `apps/${name}/src/main.ts`, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
+  running.add(child)
+  child.once("exit", () => running.delete(child))
   let output = ""
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
@@ -105,11 +113,15 @@ export const startServer = async (database: string, env: Record<string, string> 
   const proc = spawnApp("server", { PORT: String(port), DATABASE_URL: database, ...env })
   const base = `http://127.0.0.1:${port}`
   await Promise.race([
-    waitUntil(`the server on ${base}`, async () => (await fetch(`${base}/health`)).status < 500),
+    // a request that arrives while the process still builds its layers may wait for long: time out
+    waitUntil(`the server on ${base}`, async () => (await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) })).status < 500),
     proc.exited.then((code) => {
       throw new Error(`the server exited (${code}):\n${proc.output()}`)
     })
-  ])
+  ]).catch(async (error: unknown) => {
+    await proc.stop("SIGKILL")
+    throw error
+  })
   return { base, proc }
 }
 
@@ -131,7 +143,7 @@ export const request = async (
     init.body = typeof body === "string" ? body : JSON.stringify(body)
     init.headers = { "content-type": "application/json", ...headers }
   }
-  const response = await fetch(`${base}${path}`, init)
+  const response = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(30_000) })
   const text = await response.text()
   let parsed: unknown = text
   try {
