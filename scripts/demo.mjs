@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global AbortSignal */
 // `pnpm demo`: drives a scripted scenario against the running system (`pnpm start`) and prints it:
 // a document created, edited and renamed; a concurrent edit rejected with 409; its history; a
 // search; a deleted document refusing changes; and the metrics that moved.

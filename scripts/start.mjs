@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global AbortSignal */
 // `pnpm start`: installs what is missing, starts the server and the worker together (SQLite by
 // default, DATABASE_URL otherwise), prints where the docs are, and stops both cleanly on Ctrl-C.
 import { spawn, spawnSync } from "node:child_process"
