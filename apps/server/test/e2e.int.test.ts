@@ -343,7 +343,7 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
         ["negative offset", "GET", "/documents?offset=-1", undefined],
         ["negative minPosition", "GET", "/documents?minPosition=-5", undefined],
         ["minPosition not a number", "GET", `/documents/${id}?minPosition=abc`, undefined],
-        ["minPosition beyond the head", "GET", `/documents/${id}?minPosition=999999999`, undefined],
+        ["minPosition beyond the head", "GET", `/documents/${id}?minPosition=${Number.MAX_SAFE_INTEGER}`, undefined],
         ["includeHistory not a boolean", "GET", `/documents/${id}?includeHistory=yes`, undefined],
         ["unknown query parameter", "GET", "/documents?sort=evil", undefined],
         ["query too long", "GET", `/documents?q=${"q".repeat(501)}`, undefined],
