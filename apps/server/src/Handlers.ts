@@ -3,7 +3,8 @@
  * event store); reads are queries on the read models, optionally after waiting for a position.
  */
 import { CommandBus, CommandHandler, Projections, QueryBus, StreamHistory } from "@chronicle/cqrs"
-import { Document, Documents, ReadModel } from "@chronicle/documents"
+import { Document, Documents, ReadModel, SavePipeline } from "@chronicle/documents"
+import { Pipeline } from "@chronicle/pipeline"
 import { EventStore } from "@chronicle/eventstore"
 import { Monitoring } from "@chronicle/resilience"
 import { HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
@@ -99,6 +100,7 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
     const projections = yield* Projections.Projections
     const store = yield* EventStore.EventStore
     const settings = yield* ServerSettings
+    const savePipeline = yield* SavePipeline.make
 
     // Sends a command and answers with the document as of the version it wrote.
     const execute = (documentId: string, command: Document.DocumentCommand, creating = false) =>
@@ -195,15 +197,27 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
           }
         }))
       .handle("saveContent", ({ path, payload }) =>
-        execute(
-          path.id,
-          new Document.SaveDocumentContent({
+        // the seed's pipeline: validate → enrich (time, next version, content hash) → persist → notify
+        Effect.gen(function*() {
+          const saved = yield* Pipeline.run(savePipeline, {
+            _tag: "SaveDocumentContent",
             documentId: path.id,
             blocks: toBlocks(payload.content.blocks),
             metadata: payload.metadata ?? {},
-            expectedVersion: payload.expectedVersion
-          })
-        ))
+            ...(payload.expectedVersion === undefined ? {} : { expectedVersion: payload.expectedVersion })
+          }).pipe(
+            Effect.provideService(EventStore.EventStore, store),
+            Effect.mapError((failed) =>
+              failed.error._tag === "ValidationFailed"
+                ? new Api.BadRequest({ message: failed.error.message })
+                : commandError(path.id, false)(failed.error)
+            )
+          )
+          const loaded = yield* documents.loadAt(path.id, { version: saved.output.result.version }).pipe(
+            Effect.mapError(commandError(path.id, false))
+          )
+          return { ...Document.toView(loaded.state), globalPosition: saved.output.result.globalPosition }
+        }))
       .handle("rename", ({ path, payload }) =>
         execute(path.id, new Document.RenameDocument({ documentId: path.id, title: payload.title, expectedVersion: payload.expectedVersion })))
       .handle("addCollaborator", ({ path, payload }) =>

@@ -14,3 +14,7 @@ export * as ReadModel from "./ReadModel.js"
  * @since 0.0.0
  */
 export * as Database from "./Database.js"
+/**
+ * @since 0.0.0
+ */
+export * as SavePipeline from "./SavePipeline.js"
