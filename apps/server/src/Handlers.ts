@@ -199,6 +199,7 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
       .handle("saveContent", ({ path, payload }) =>
         // the seed's pipeline: validate → enrich (time, next version, content hash) → persist → notify
         Effect.gen(function*() {
+          const key = yield* idempotencyKey
           const saved = yield* Pipeline.run(savePipeline, {
             _tag: "SaveDocumentContent",
             documentId: path.id,
@@ -207,6 +208,7 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
             ...(payload.expectedVersion === undefined ? {} : { expectedVersion: payload.expectedVersion })
           }).pipe(
             Effect.provideService(EventStore.EventStore, store),
+            (run) => Option.match(key, { onNone: () => run, onSome: (k) => Effect.provideService(run, SavePipeline.CommandId, `${path.id}:${k}`) }),
             Effect.mapError((failed) =>
               failed.error._tag === "ValidationFailed"
                 ? new Api.BadRequest({ message: failed.error.message })

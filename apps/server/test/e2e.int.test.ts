@@ -207,6 +207,16 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       assert.strictEqual(second.status, 200)
       assert.strictEqual(json(second.body).version, 2)
       assert.strictEqual((((await request(base(), "GET", `/documents/${id}/events`)).body) as Array<unknown>).length, 2)
+      // content saves go through the document pipeline, which records the content hash
+      const save = { content: { blocks: [{ content: "saved once" }] } }
+      const saved = await request(base(), "PUT", `/documents/${id}/content`, save, { "idempotency-key": "save-1" })
+      const resaved = await request(base(), "PUT", `/documents/${id}/content`, save, { "idempotency-key": "save-1" })
+      assert.strictEqual(saved.status, 200)
+      assert.strictEqual(resaved.status, 200)
+      assert.strictEqual(json(resaved.body).version, 3)
+      const events = (await request(base(), "GET", `/documents/${id}/events`)).body as Array<Record<string, unknown>>
+      assert.strictEqual(events.length, 3)
+      assert.match(String(json(json(events[2].data).metadata).contentHash), /^[0-9a-f]{64}$/)
     })
 
     it("health, metrics, docs, dashboard", async () => {

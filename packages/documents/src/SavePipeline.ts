@@ -8,7 +8,7 @@
 import type { CommandHandler } from "@chronicle/cqrs"
 import { CommandBus } from "@chronicle/cqrs"
 import { Enrichment, Notification, Pipeline, Step, Validation } from "@chronicle/pipeline"
-import { Effect } from "effect"
+import { Context, Effect, Option } from "effect"
 import * as Document from "./Document.js"
 
 /**
@@ -30,11 +30,21 @@ export interface Saved {
  */
 export type SaveFailure = Effect.Effect.Error<ReturnType<typeof send>> | Validation.ValidationFailed | Enrichment.EnrichmentError
 
+/**
+ * The command id of the save (an HTTP `Idempotency-Key`), when the caller has one: provide it
+ * around `Pipeline.run` so the same save twice writes once.
+ *
+ * @since 0.0.0
+ * @category context
+ */
+export class CommandId extends Context.Tag("@chronicle/documents/SavePipeline/CommandId")<CommandId, string>() {}
+
 const send = (bus: CommandBus.Service, enriched: Enrichment.Enriched<Document.SaveDocumentContent>) =>
-  bus.dispatch(
-    new Document.SaveDocumentContent({ ...enriched.data, metadata: { ...enriched.data.metadata, contentHash: enriched.hash } }),
-    { metadata: { source: "pipeline" } }
-  )
+  Effect.flatMap(Effect.serviceOption(CommandId), (commandId) =>
+    bus.dispatch(
+      new Document.SaveDocumentContent({ ...enriched.data, metadata: { ...enriched.data.metadata, contentHash: enriched.hash } }),
+      { metadata: { source: "http", pipeline: "save-document" }, ...(Option.isSome(commandId) ? { messageId: commandId.value } : {}) }
+    ))
 
 /**
  * Builds the pipeline on the `CommandBus` in context. Validation refuses fields the command does
