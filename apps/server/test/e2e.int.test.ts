@@ -492,6 +492,25 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
         assert.strictEqual(new Set(notes.map((n) => n.id)).size, notes.length)
       }
     })
+
+    it("the worker CLI shows status and rebuilds a read model with a progress bar", async () => {
+      await waitUntil("the worker to catch up", caughtUp, 60_000)
+      const status = spawnApp("worker", { DATABASE_URL: database.url }, ["status"])
+      assert.strictEqual(await status.exited, 0, status.output())
+      for (const word of ["projection", "checkpoint", "head", "lag", "quarantined", "documents-view", "documents-search", "documents-notifications"]) {
+        assert.include(status.output(), word)
+      }
+      const rebuild = spawnApp("worker", { DATABASE_URL: database.url }, ["rebuild", "documents-search"])
+      assert.strictEqual(await rebuild.exited, 0, rebuild.output())
+      assert.match(rebuild.output(), /documents-search \[#+\] 100% (\d+)\/\1 events/)
+      const unknown = spawnApp("worker", { DATABASE_URL: database.url }, ["rebuild", "nope"])
+      assert.notStrictEqual(await unknown.exited, 0)
+      await waitUntil("the worker to catch up after the rebuild", caughtUp, 60_000)
+      const id = `rebuilt-${Date.now().toString(36)}`
+      const created = await create(id, "phoenix rises")
+      const found = await request(base(), "GET", `/documents?q=phoenix&minPosition=${created.globalPosition}`)
+      assert.deepStrictEqual((json(found.body).items as Array<Record<string, unknown>>).map((d) => d.id), [id])
+    })
   })
 
 suite("SQLite", async () => sqliteDatabase())
