@@ -500,11 +500,15 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       for (const word of ["projection", "checkpoint", "head", "lag", "quarantined", "documents-view", "documents-search", "documents-notifications"]) {
         assert.include(status.output(), word)
       }
+      // a rebuild takes the projection's lease: the running worker stops first
+      assert.strictEqual(await worker.stop("SIGTERM"), 0)
       const rebuild = spawnApp("worker", { DATABASE_URL: database.url }, ["rebuild", "documents-search"])
       assert.strictEqual(await rebuild.exited, 0, rebuild.output())
       assert.match(rebuild.output(), /documents-search \[#+\] 100% (\d+)\/\1 events/)
       const unknown = spawnApp("worker", { DATABASE_URL: database.url }, ["rebuild", "nope"])
       assert.notStrictEqual(await unknown.exited, 0)
+      assert.include(unknown.output(), "no projection named nope")
+      worker = spawnApp("worker", { DATABASE_URL: database.url })
       await waitUntil("the worker to catch up after the rebuild", caughtUp, 60_000)
       const id = `rebuilt-${Date.now().toString(36)}`
       const created = await create(id, "phoenix rises")
