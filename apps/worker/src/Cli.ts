@@ -89,13 +89,13 @@ export const bar = (progress: P.RebuildProgress, width = 30): string => {
   }/s, eta ${eta}`
 }
 
-/** The projection's lease stayed with a running worker: a rebuild cannot start. */
+/** The worker running the projection did not hand it over in time: a rebuild cannot start. */
 export class RebuildBlocked extends Data.TaggedError("RebuildBlocked")<{
   readonly projection: string
   readonly owner: string
 }> {
   override get message(): string {
-    return `${this.projection} is run by worker ${this.owner}: stop the workers, then rebuild (a crashed worker's lease lapses within seconds)`
+    return `${this.projection} is run by worker ${this.owner}, which did not hand it over within 30 s`
   }
 }
 
@@ -106,9 +106,9 @@ export const rebuild = (name: string) =>
     const tty = process.stdout.isTTY === true
     let last: P.RebuildProgress | undefined
     const owner = (yield* projections.status).find((row) => row.name === name)?.owner ?? null
-    if (owner !== null) yield* Console.log(`waiting for the lease of ${name}, held by ${owner}...`)
+    if (owner !== null) yield* Console.log(`asking worker ${owner} to hand ${name} over...`)
     yield* projections.rebuild(name).pipe(
-      // a running worker renews its lease for ever: give up rather than wait in silence
+      // a running worker hands over at its next lease renewal; give up rather than wait in silence
       Stream.timeoutFail(() => new RebuildBlocked({ projection: name, owner: owner ?? "another worker" }), "30 seconds"),
       Stream.runForEach((progress) =>
         Effect.sync(() => {

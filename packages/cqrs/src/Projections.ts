@@ -352,11 +352,11 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
     const rebuild: Service["rebuild"] = (name) =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const p = yield* find(name)
-        // take the lease from whoever has it, waiting for it to expire, even from a failed projection
-        yield* Effect.flatMap(now, (t) =>
-          sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${t + ttl}, state = 'rebuilding'
-            WHERE name = ${name} AND (owner IS NULL OR owner = ${owner} OR lease_until < ${t}) RETURNING name`).pipe(
-          Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (rows) => rows.length === 1 }),
+        // ask a running worker to hand the projection over, then take its lease once it lets go
+        // (or once its lease expires, if it died); a failed projection can be rebuilt too
+        yield* Effect.flatMap(now, (t) => store.requestHandover(name, t)).pipe(Effect.mapError(fail(name, "could not request the lease")))
+        yield* Effect.flatMap(now, (t) => store.acquireForRebuild(name, owner, t, ttl)).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (acquired) => acquired }),
           Effect.mapError(fail(name, "could not take the lease"))
         )
         yield* Effect.addFinalizer(() =>

@@ -171,6 +171,30 @@ describe("async projections", () => {
       assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
     }).pipe(Effect.provide(store())), 30_000)
 
+  it.live("a rebuild takes the projection over from a running worker, which resumes it afterwards", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const projection = totalsProjection(table, { category: cat })
+      const worker = yield* start(Projections.layerWorker([projection], { ...fast, owner: "the-worker" }))
+      const onWorker = <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
+        Effect.provide(effect, Layer.succeedContext(worker.context))
+      const first = yield* addEvents(cat, 3, 40)
+      yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(first, { timeout: "10 seconds" })))
+      const progress = yield* Effect.flatMap(Projections.Projections, (p) => Stream.runCollect(p.rebuild(projection.name))).pipe(
+        Effect.provide(Projections.layer([projection], { ...fast, owner: "the-rebuilder" })),
+        Effect.timeout("20 seconds")
+      )
+      assert.strictEqual(Chunk.toReadonlyArray(progress).at(-1)?.done, 240)
+      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      const more = yield* addEvents(cat, 3, 5, 900)
+      yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "10 seconds" })))
+      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+      const [status] = yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.status))
+      assert.strictEqual(status.owner, "the-worker")
+      yield* worker.stop
+    }).pipe(Effect.provide(store())), 60_000)
+
   it.live("a batched projection gives the same read model", () =>
     Effect.gen(function*() {
       const cat = fresh("c")

@@ -88,11 +88,28 @@ export const make = Effect.gen(function*() {
     (rows) => rows.map((r) => toRow(r as Parameters<typeof toRow>[0]))
   )
 
-  /** Takes the lease if it is free, expired or already ours, and the projection has not failed. */
+  /**
+   * Takes the lease if it is free, expired or already ours, the projection has not failed, and no
+   * rebuild has asked for it (a handover request lapses after three lease times).
+   */
   const acquire = (name: string, owner: string, now: number, ttl: number) =>
     Effect.map(
       sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${now + ttl}, updated_at = ${now}
         WHERE name = ${name} AND state <> 'failed' AND (owner IS NULL OR owner = ${owner} OR lease_until < ${now})
+          AND NOT (state = 'handover' AND updated_at > ${now - 3 * ttl})
+        RETURNING name`,
+      (rows) => rows.length === 1
+    )
+
+  /** Asks the current owner to let go: its next checkpoint update fails and it releases. */
+  const requestHandover = (name: string, now: number) =>
+    sql`UPDATE chronicle_projections SET state = 'handover', updated_at = ${now} WHERE name = ${name} AND state <> 'rebuilding'`
+
+  /** Takes the lease for a rebuild once the owner has let go (or its lease expired), even if failed. */
+  const acquireForRebuild = (name: string, owner: string, now: number, ttl: number) =>
+    Effect.map(
+      sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${now + ttl}, state = 'rebuilding', updated_at = ${now}
+        WHERE name = ${name} AND (owner IS NULL OR owner = ${owner} OR lease_until < ${now})
         RETURNING name`,
       (rows) => rows.length === 1
     )
@@ -105,14 +122,16 @@ export const make = Effect.gen(function*() {
     Effect.map(
       sql`UPDATE chronicle_projections SET position = ${position}, state = ${state}, last_error = NULL,
           lease_until = ${now + ttl}, updated_at = ${now}
-        WHERE name = ${name} AND owner = ${owner}
+        WHERE name = ${name} AND owner = ${owner} AND state <> 'handover'
         RETURNING name`,
       (rows) => rows.length === 1
     )
 
+  // a released handover stays a handover, so other workers keep off until the rebuild takes it
   const release = (name: string, owner: string, state: string, lastError: string | null, now: number) =>
-    sql`UPDATE chronicle_projections SET owner = NULL, lease_until = 0, state = ${state}, last_error = ${lastError},
-        updated_at = ${now}
+    sql`UPDATE chronicle_projections SET owner = NULL, lease_until = 0,
+        state = CASE WHEN state = 'handover' THEN 'handover' ELSE ${state} END,
+        last_error = ${lastError}, updated_at = CASE WHEN state = 'handover' THEN updated_at ELSE ${now} END
       WHERE name = ${name} AND owner = ${owner}`
 
   const setState = (name: string, state: string, lastError: string | null, now: number) =>
@@ -181,6 +200,8 @@ export const make = Effect.gen(function*() {
     get,
     all,
     acquire,
+    requestHandover,
+    acquireForRebuild,
     advance,
     release,
     setState,
