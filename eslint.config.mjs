@@ -1,3 +1,4 @@
+import effectDprint from "@effect/eslint-plugin/configs/dprint"
 import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
@@ -10,9 +11,23 @@ export default tseslint.config(
       // Node.js globals, for the plain .mjs scripts (TypeScript files are checked by tsc)
       globals: Object.fromEntries(
         [
-          "process", "console", "URL", "URLSearchParams", "fetch", "crypto", "setTimeout", "clearTimeout",
-          "setInterval", "clearInterval", "setImmediate", "Buffer", "performance", "structuredClone",
-          "AbortController", "TextEncoder", "TextDecoder"
+          "process",
+          "console",
+          "URL",
+          "URLSearchParams",
+          "fetch",
+          "crypto",
+          "setTimeout",
+          "clearTimeout",
+          "setInterval",
+          "clearInterval",
+          "setImmediate",
+          "Buffer",
+          "performance",
+          "structuredClone",
+          "AbortController",
+          "TextEncoder",
+          "TextDecoder"
         ].map((name) => [name, "readonly"])
       )
     },
@@ -22,6 +37,23 @@ export default tseslint.config(
       "@typescript-eslint/no-namespace": "off",
       "@typescript-eslint/no-empty-object-type": "off",
       "no-console": "off"
+    }
+  },
+  // formatting: Effect's dprint rule, so `pnpm lint:fix` formats
+  ...effectDprint,
+  {
+    rules: {
+      "@effect/dprint": ["error", {
+        config: {
+          indentWidth: 2,
+          lineWidth: 120,
+          semiColons: "asi",
+          quoteStyle: "alwaysDouble",
+          trailingCommas: "never",
+          operatorPosition: "maintain",
+          "arrowFunction.useParentheses": "force"
+        }
+      }]
     }
   }
 )

@@ -8,10 +8,18 @@ import { join, resolve } from "node:path"
 
 const root = resolve(import.meta.dirname, "..")
 const run = (cmd, args, cwd = root) => execFileSync(cmd, args, { cwd, stdio: "inherit", env: process.env })
-const pnpm = (args, cwd) => run(process.env.npm_execpath ? process.execPath : "pnpm", process.env.npm_execpath ? [process.env.npm_execpath, ...args] : args, cwd)
+const pnpm = (args, cwd) =>
+  run(
+    process.env.npm_execpath ? process.execPath : "pnpm",
+    process.env.npm_execpath ? [process.env.npm_execpath, ...args] : args,
+    cwd
+  )
 
 const packages = readdirSync(join(root, "packages"))
-  .map((dir) => ({ dir: join(root, "packages", dir), json: JSON.parse(readFileSync(join(root, "packages", dir, "package.json"), "utf8")) }))
+  .map((dir) => ({
+    dir: join(root, "packages", dir),
+    json: JSON.parse(readFileSync(join(root, "packages", dir, "package.json"), "utf8"))
+  }))
   .filter((p) => p.json.private !== true)
   .filter((p) => process.env.CHECK_ONLY === undefined || process.env.CHECK_ONLY.split(",").includes(p.json.name))
 
@@ -29,7 +37,13 @@ for (const { dir, json } of packages) {
   const tarball = readdirSync(tarballs).find((f) => f.startsWith(`chronicle-${short}-`) && f.endsWith(".tgz"))
   files[json.name] = join(tarballs, tarball)
   run(join(root, "node_modules", ".bin", "publint"), ["--strict", files[json.name]])
-  run(join(root, "node_modules", ".bin", "attw"), ["--profile", "esm-only", "--format", "table-flipped", files[json.name]])
+  run(join(root, "node_modules", ".bin", "attw"), [
+    "--profile",
+    "esm-only",
+    "--format",
+    "table-flipped",
+    files[json.name]
+  ])
 }
 
 // versions of effect and friends, from the workspace catalog
@@ -37,13 +51,34 @@ const catalog = Object.fromEntries(
   readFileSync(join(root, "pnpm-workspace.yaml"), "utf8").split("catalog:")[1].split("\n\n")[0].split("\n")
     .map((line) => line.match(/^\s+"?([^":]+)"?:\s*(\S+)/)).filter(Boolean).map((m) => [m[1], m[2]])
 )
-const thirdParty = ["vitest", "@effect/vitest", "effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-sqlite-node", "@effect/sql-pg", "@effect/experimental", "@effect/cluster", "@effect/rpc"]
+const thirdParty = [
+  "vitest",
+  "@effect/vitest",
+  "effect",
+  "@effect/platform",
+  "@effect/platform-node",
+  "@effect/sql",
+  "@effect/sql-sqlite-node",
+  "@effect/sql-pg",
+  "@effect/experimental",
+  "@effect/cluster",
+  "@effect/rpc"
+]
 const local = Object.fromEntries(Object.entries(files).map(([name, file]) => [name, `file:${file}`]))
-writeFileSync(join(scratch, "package.json"), JSON.stringify({
-  name: "chronicle-consumer", private: true, type: "module",
-  dependencies: { ...local, ...Object.fromEntries(thirdParty.map((n) => [n, catalog[n]])) },
-  overrides: local
-}, null, 2))
+writeFileSync(
+  join(scratch, "package.json"),
+  JSON.stringify(
+    {
+      name: "chronicle-consumer",
+      private: true,
+      type: "module",
+      dependencies: { ...local, ...Object.fromEntries(thirdParty.map((n) => [n, catalog[n]])) },
+      overrides: local
+    },
+    null,
+    2
+  )
+)
 
 console.log(`\n== npm install of the tarballs into ${scratch}`)
 // scripts are skipped and better-sqlite3's native build is taken from the workspace (same version)

@@ -7,13 +7,22 @@ const base = (process.env.CHRONICLE_URL ?? `http://localhost:${process.env.PORT 
 const token = process.env.CHRONICLE_API_TOKEN
 const tty = process.stdout.isTTY
 const paint = (code) => (text) => (tty ? `\x1b[${code}m${text}\x1b[0m` : String(text))
-const bold = paint("1"), dim = paint("2"), green = paint("32"), red = paint("31"), cyan = paint("36"), yellow = paint("33")
+const bold = paint("1"),
+  dim = paint("2"),
+  green = paint("32"),
+  red = paint("31"),
+  cyan = paint("36"),
+  yellow = paint("33")
 
 const call = async (method, path, body) => {
   const headers = { accept: "application/json" }
   if (body !== undefined) headers["content-type"] = "application/json"
   if (token !== undefined && token !== "" && method !== "GET") headers.authorization = `Bearer ${token}`
-  const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
   const text = await response.text()
   let json
   try {
@@ -21,8 +30,16 @@ const call = async (method, path, body) => {
   } catch {
     json = text
   }
-  const status = response.status < 300 ? green(response.status) : response.status < 500 ? yellow(response.status) : red(response.status)
-  console.log(`  ${dim(method.padEnd(6))} ${path} → ${status}${json?._tag ? ` ${json._tag}: ${String(json.message).split("\n")[0]}` : ""}`)
+  const status = response.status < 300
+    ? green(response.status)
+    : response.status < 500
+    ? yellow(response.status)
+    : red(response.status)
+  console.log(
+    `  ${dim(method.padEnd(6))} ${path} → ${status}${
+      json?._tag ? ` ${json._tag}: ${String(json.message).split("\n")[0]}` : ""
+    }`
+  )
   return { status: response.status, body: json, headers: response.headers }
 }
 
@@ -45,7 +62,9 @@ const main = async () => {
     await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) })
   } catch {
     console.error(`${red("The Chronicle server is not running")} at ${base}.
-Start it in another terminal with ${bold("pnpm start")}, wait for "Chronicle is running", then run ${bold("pnpm demo")} again.
+Start it in another terminal with ${bold("pnpm start")}, wait for "Chronicle is running", then run ${
+      bold("pnpm demo")
+    } again.
 (Elsewhere? Set CHRONICLE_URL, e.g. CHRONICLE_URL=http://localhost:3000 pnpm demo.)`)
     process.exit(1)
   }
@@ -68,13 +87,18 @@ Start it in another terminal with ${bold("pnpm start")}, wait for "Chronicle is 
 
   step(2, "Edit its content, saying which version we edited")
   const edited = await call("PUT", `/documents/${id}/content`, {
-    content: { blocks: [{ type: "heading", content: "Agenda" }, { content: `Discuss the ${word} launch and the budget` }] },
+    content: {
+      blocks: [{ type: "heading", content: "Agenda" }, { content: `Discuss the ${word} launch and the budget` }]
+    },
     expectedVersion: created.body.version
   })
   show("version", edited.body.version)
 
   step(3, "Rename it (the event records the old and the new title)")
-  const renamed = await call("POST", `/documents/${id}/rename`, { title: "Launch plan", expectedVersion: edited.body.version })
+  const renamed = await call("POST", `/documents/${id}/rename`, {
+    title: "Launch plan",
+    expectedVersion: edited.body.version
+  })
   show("title", `${created.body.title} → ${renamed.body.title}`)
   const shared = await call("POST", `/documents/${id}/collaborators`, { userId: "bob" })
   show("collaborators", shared.body.collaboratorIds.join(", "))
@@ -83,16 +107,28 @@ Start it in another terminal with ${bold("pnpm start")}, wait for "Chronicle is 
   const current = (await call("GET", `/documents/${id}?minPosition=${shared.body.globalPosition}`)).body
   show("both read", `version ${current.version}`)
   const [a, b] = await Promise.all([
-    call("PUT", `/documents/${id}/content`, { content: { blocks: [{ content: `Ada's ${word} version` }] }, expectedVersion: current.version }),
-    call("PUT", `/documents/${id}/content`, { content: { blocks: [{ content: `Bob's ${word} version` }] }, expectedVersion: current.version })
+    call("PUT", `/documents/${id}/content`, {
+      content: { blocks: [{ content: `Ada's ${word} version` }] },
+      expectedVersion: current.version
+    }),
+    call("PUT", `/documents/${id}/content`, {
+      content: { blocks: [{ content: `Bob's ${word} version` }] },
+      expectedVersion: current.version
+    })
   ])
   const loser = a.status === 409 ? a : b
   const winner = a.status === 409 ? b : a
   show("accepted", winner.status === 200 ? green(`version ${winner.body.version}`) : red(winner.status))
-  show("rejected", loser.status === 409 ? yellow(`409: expected ${loser.body.expected}, actual ${loser.body.actual}`) : red(loser.status))
+  show(
+    "rejected",
+    loser.status === 409
+      ? yellow(`409: expected ${loser.body.expected}, actual ${loser.body.actual}`)
+      : red(loser.status)
+  )
 
   step(5, "The history: every event of the document's stream")
-  const withHistory = (await call("GET", `/documents/${id}?includeHistory=true&minPosition=${winner.body.globalPosition}`)).body
+  const withHistory =
+    (await call("GET", `/documents/${id}?includeHistory=true&minPosition=${winner.body.globalPosition}`)).body
   for (const event of withHistory.history ?? []) {
     const detail = event.type === "DocumentRenamed"
       ? `"${event.data.oldTitle}" → "${event.data.newTitle}"`
@@ -120,11 +156,18 @@ Start it in another terminal with ${bold("pnpm start")}, wait for "Chronicle is 
   const after = await metrics()
   const moved = []
   for (const [key, value] of after) {
-    if (!/^chronicle_(cqrs_messages_total|eventstore_append_duration_count|eventstore_head|projection_lag|breaker_state)/.test(key)) continue
+    if (
+      !/^chronicle_(cqrs_messages_total|eventstore_append_duration_count|eventstore_head|projection_lag|breaker_state)/
+        .test(key)
+    ) continue
     const was = before.get(key) ?? 0
-    if (value !== was || key.startsWith("chronicle_projection_lag") || key.startsWith("chronicle_breaker_state")) moved.push([key, was, value])
+    if (value !== was || key.startsWith("chronicle_projection_lag") || key.startsWith("chronicle_breaker_state")) {
+      moved.push([key, was, value])
+    }
   }
-  for (const [key, was, value] of moved) show(value === was ? "=" : `+${value - was}`, `${key} ${dim(`${was} → ${value}`)}`)
+  for (const [key, was, value] of moved) {
+    show(value === was ? "=" : `+${value - was}`, `${key} ${dim(`${was} → ${value}`)}`)
+  }
   console.log(`\nSee the dashboard at ${bold(`${base}/dashboard`)} and the API docs at ${bold(`${base}/docs`)}.`)
 }
 

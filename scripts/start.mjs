@@ -13,7 +13,9 @@ const database = process.env.DATABASE_URL ?? "./data/chronicle.db"
 const base = `http://localhost:${port}`
 const color = process.stdout.isTTY ? (code, text) => `\x1b[${code}m${text}\x1b[0m` : (_code, text) => text
 
-if (!existsSync(join(root, "node_modules", ".modules.yaml")) || !existsSync(join(root, "apps", "server", "node_modules"))) {
+if (
+  !existsSync(join(root, "node_modules", ".modules.yaml")) || !existsSync(join(root, "apps", "server", "node_modules"))
+) {
   console.log("installing dependencies (pnpm install)...")
   const installed = spawnSync("npx", ["-y", "pnpm@10.34.8", "install"], { cwd: root, stdio: "inherit" })
   if (installed.status !== 0) {
@@ -27,7 +29,12 @@ const children = new Map()
 let stopping = false
 
 const start = (name, code) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@chronicle/source", `apps/${name}/src/main.ts`], {
+  const child = spawn(process.execPath, [
+    "--import",
+    "tsx",
+    "--conditions=@chronicle/source",
+    `apps/${name}/src/main.ts`
+  ], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"]

@@ -19,14 +19,18 @@ if (!existsSync(out)) {
 }
 const report = JSON.parse(readFileSync(out, "utf8"))
 const skippedFiles = report.testResults
-  .filter((file) => file.assertionResults.length > 0 && file.assertionResults.every((t) => t.status !== "passed" && t.status !== "failed"))
+  .filter((file) =>
+    file.assertionResults.length > 0 &&
+    file.assertionResults.every((t) => t.status !== "passed" && t.status !== "failed")
+  )
   .map((file) => relative(process.cwd(), file.name))
 if (skippedFiles.length > 0) {
   console.log("\nSuites skipped entirely (see the reason printed above, e.g. no PostgreSQL server):")
   for (const file of skippedFiles) console.log(`  - ${file}`)
 }
 const passed = report.numPassedTests
-const failed = report.numFailedTests + (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? report.numFailedTestSuites : 0)
+const failed = report.numFailedTests +
+  (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? report.numFailedTestSuites : 0)
 const skipped = report.numPendingTests + report.numTodoTests
 const line = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`
 console.log(`\n${line}`)

@@ -23,12 +23,19 @@ const Totals = Projection.make({
   name: "smoke-totals",
   category: "Counter",
   serializer: Serializer.make(Added),
-  setup: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE IF NOT EXISTS smoke_totals (id TEXT PRIMARY KEY, total REAL)`),
+  setup: Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`CREATE TABLE IF NOT EXISTS smoke_totals (id TEXT PRIMARY KEY, total REAL)`
+  ),
   reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM smoke_totals`),
   handlers: {
-    Added: (e, envelope) => Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql`INSERT INTO smoke_totals (id, total) VALUES (${envelope.streamId}, ${e.n})
-        ON CONFLICT (id) DO UPDATE SET total = smoke_totals.total + excluded.total`)
+    Added: (e, envelope) =>
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) =>
+          sql`INSERT INTO smoke_totals (id, total) VALUES (${envelope.streamId}, ${e.n})
+        ON CONFLICT (id) DO UPDATE SET total = smoke_totals.total + excluded.total`
+      )
   }
 })
 

@@ -13,14 +13,21 @@ const Names = Projection.make({
   serializer,
   setup: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE names (id TEXT PRIMARY KEY, name TEXT)`),
   handlers: {
-    Named: (e, envelope) => Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql`INSERT INTO names (id, name) VALUES (${envelope.streamId}, ${e.name}) ON CONFLICT (id) DO UPDATE SET name = excluded.name`)
+    Named: (e, envelope) =>
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) =>
+          sql`INSERT INTO names (id, name) VALUES (${envelope.streamId}, ${e.name}) ON CONFLICT (id) DO UPDATE SET name = excluded.name`
+      )
   }
 })
 
 it.effect("ProjectionTesting from the tarball", () =>
   Effect.gen(function*() {
-    yield* ProjectionTesting.given(Names, serializer, [["P-1", Named.make({ name: "a" })], ["P-1", Named.make({ name: "b" })]])
+    yield* ProjectionTesting.given(Names, serializer, [["P-1", Named.make({ name: "a" })], [
+      "P-1",
+      Named.make({ name: "b" })
+    ]])
     const sql = yield* SqlClient.SqlClient
     assert.deepStrictEqual(yield* sql`SELECT name FROM names`, [{ name: "b" }])
   }).pipe(Effect.provide(ProjectionTesting.layer)))

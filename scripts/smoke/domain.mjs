@@ -9,7 +9,12 @@ const Counter = Aggregate.make({
   name: "Counter",
   events: Added,
   initialState: 0,
-  decide: (n) => n < 0 ? Effect.fail(new DomainError.InvariantViolated({ aggregate: "Counter", invariant: "positive", reason: "negative" })) : Effect.succeed([Added.make({ n })]),
+  decide: (n) =>
+    n < 0
+      ? Effect.fail(
+        new DomainError.InvariantViolated({ aggregate: "Counter", invariant: "positive", reason: "negative" })
+      )
+      : Effect.succeed([Added.make({ n })]),
   evolve: (s, e) => s + e.n
 })
 assert.equal(Aggregate.fold(Counter, [Added.make({ n: 2 }), Added.make({ n: 3 })]), 5)

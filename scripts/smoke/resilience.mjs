@@ -15,7 +15,9 @@ assert.equal(rejected._tag, "CircuitOpen")
 
 let attempts = 0
 const value = await Effect.runPromise(
-  Effect.suspend(() => ++attempts < 3 ? Effect.fail("again") : Effect.succeed("ok")).pipe(Retry.retry({ times: 5, base: "1 millis" }))
+  Effect.suspend(() => ++attempts < 3 ? Effect.fail("again") : Effect.succeed("ok")).pipe(
+    Retry.retry({ times: 5, base: "1 millis" })
+  )
 )
 assert.equal(value, "ok")
 

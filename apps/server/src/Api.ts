@@ -3,7 +3,15 @@
  * from it.
  */
 import { Document, ReadModel } from "@chronicle/documents"
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
 import { Schema } from "effect"
 
 // Any JSON value. Without its own JSON Schema, every `Schema.Unknown` would carry the same `$id`,
@@ -11,7 +19,9 @@ import { Schema } from "effect"
 const JsonValue = Schema.Unknown.annotations({
   jsonSchema: {
     description: "any JSON value",
-    anyOf: [{ type: "object" }, { type: "array" }, { type: "string" }, { type: "number" }, { type: "boolean" }, { type: "null" }]
+    anyOf: [{ type: "object" }, { type: "array" }, { type: "string" }, { type: "number" }, { type: "boolean" }, {
+      type: "null"
+    }]
   }
 })
 
@@ -160,7 +170,11 @@ export const GetParams = Schema.Struct({
 
 const Health = Schema.Struct({
   status: Schema.Literal("ok", "degraded", "down"),
-  store: Schema.Struct({ reachable: Schema.Boolean, head: Schema.NullOr(Schema.Int), error: Schema.NullOr(Schema.String) }),
+  store: Schema.Struct({
+    reachable: Schema.Boolean,
+    head: Schema.NullOr(Schema.Int),
+    error: Schema.NullOr(Schema.String)
+  }),
   projections: Schema.Array(Schema.Struct({
     name: Schema.String,
     state: Schema.String,
@@ -317,5 +331,8 @@ export class Api extends HttpApi.make("chronicle")
   .add(SystemApi)
   .annotate(OpenApi.Title, "Chronicle documents")
   .annotate(OpenApi.Version, "0.0.0")
-  .annotate(OpenApi.Description, "The Chronicle demo: documents saved through commands into an event store, read through projections.")
+  .annotate(
+    OpenApi.Description,
+    "The Chronicle demo: documents saved through commands into an event store, read through projections."
+  )
 {}

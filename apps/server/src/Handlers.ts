@@ -4,8 +4,8 @@
  */
 import { CommandBus, CommandHandler, Projections, QueryBus, StreamHistory } from "@chronicle/cqrs"
 import { Document, Documents, ReadModel, SavePipeline } from "@chronicle/documents"
-import { Pipeline } from "@chronicle/pipeline"
 import { EventStore } from "@chronicle/eventstore"
+import { Pipeline } from "@chronicle/pipeline"
 import { Monitoring } from "@chronicle/resilience"
 import { HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Duration, Effect, Layer, Metric, Option, Redacted } from "effect"
@@ -25,41 +25,44 @@ type ApiError =
   | Api.ServiceUnavailable
 
 /** A command's failures, as the HTTP errors of the contract. */
-const commandError = (documentId: string, creating: boolean) =>
-(error: { readonly _tag: string } & object): ApiError => {
-  const e = error as Record<string, unknown> & { readonly _tag: string; readonly message?: string }
-  const message = typeof e.message === "string" && e.message.length > 0 ? e.message : e._tag
-  switch (e._tag) {
-    case "InvariantViolated":
-      return new Api.InvariantViolated({ invariant: String(e.invariant), reason: String(e.reason), message })
-    case "VersionConflict":
-      return new Api.VersionConflict({ documentId, expected: Number(e.expected), actual: Number(e.actual), message })
-    case "WrongExpectedVersion":
-      return new Api.VersionConflict({
-        documentId,
-        expected: null,
-        actual: Number(e.actual),
-        message: `document ${documentId} was changed concurrently (now at version ${Number(e.actual)}); retry`
-      })
-    case "AggregateAlreadyExists":
-      return new Api.DocumentExists({ documentId, message: `document ${documentId} already exists` })
-    case "AggregateNotFound":
-      return e.deleted === true
-        ? creating
-          ? new Api.DocumentExists({ documentId, message: `document ${documentId} existed and was deleted; choose another id` })
-          : new Api.DocumentDeleted({ documentId, message: `document ${documentId} was deleted` })
-        : new Api.DocumentNotFound({ documentId, message: `document ${documentId} does not exist` })
-    case "StreamDeleted":
-      return new Api.DocumentDeleted({ documentId, message: `document ${documentId} was deleted` })
-    case "IdempotencyConflict":
-      return new Api.DocumentExists({ documentId, message: "this Idempotency-Key was used for another change" })
-    case "InvalidRequest":
-    case "ValidationError":
-      return new Api.BadRequest({ message })
-    default:
-      return new Api.ServiceUnavailable({ message: `the store is unavailable: ${message}` })
+const commandError =
+  (documentId: string, creating: boolean) => (error: { readonly _tag: string } & object): ApiError => {
+    const e = error as Record<string, unknown> & { readonly _tag: string; readonly message?: string }
+    const message = typeof e.message === "string" && e.message.length > 0 ? e.message : e._tag
+    switch (e._tag) {
+      case "InvariantViolated":
+        return new Api.InvariantViolated({ invariant: String(e.invariant), reason: String(e.reason), message })
+      case "VersionConflict":
+        return new Api.VersionConflict({ documentId, expected: Number(e.expected), actual: Number(e.actual), message })
+      case "WrongExpectedVersion":
+        return new Api.VersionConflict({
+          documentId,
+          expected: null,
+          actual: Number(e.actual),
+          message: `document ${documentId} was changed concurrently (now at version ${Number(e.actual)}); retry`
+        })
+      case "AggregateAlreadyExists":
+        return new Api.DocumentExists({ documentId, message: `document ${documentId} already exists` })
+      case "AggregateNotFound":
+        return e.deleted === true
+          ? creating
+            ? new Api.DocumentExists({
+              documentId,
+              message: `document ${documentId} existed and was deleted; choose another id`
+            })
+            : new Api.DocumentDeleted({ documentId, message: `document ${documentId} was deleted` })
+          : new Api.DocumentNotFound({ documentId, message: `document ${documentId} does not exist` })
+      case "StreamDeleted":
+        return new Api.DocumentDeleted({ documentId, message: `document ${documentId} was deleted` })
+      case "IdempotencyConflict":
+        return new Api.DocumentExists({ documentId, message: "this Idempotency-Key was used for another change" })
+      case "InvalidRequest":
+      case "ValidationError":
+        return new Api.BadRequest({ message })
+      default:
+        return new Api.ServiceUnavailable({ message: `the store is unavailable: ${message}` })
+    }
   }
-}
 
 const idempotencyKey = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
   const key = request.headers["idempotency-key"]
@@ -87,7 +90,9 @@ export const AuthorizationLive = Layer.effect(
           onSome: (token) =>
             sameSecret(Redacted.value(credential), Redacted.value(token))
               ? Effect.void
-              : Effect.fail(new Api.Unauthorized({ message: "this write needs Authorization: Bearer <CHRONICLE_API_TOKEN>" }))
+              : Effect.fail(
+                new Api.Unauthorized({ message: "this write needs Authorization: Bearer <CHRONICLE_API_TOKEN>" })
+              )
         })
     }))
 )
@@ -134,12 +139,14 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
         yield* projections.waitFor(minPosition, { projections: names, timeout: settings.readTimeout }).pipe(
           Effect.catchTags({
             ProjectionTimeout: () =>
-              Effect.fail(new Api.ReadModelBehind({
-                position: minPosition,
-                message: `the read models have not reached position ${minPosition} within ${
-                  Duration.format(settings.readTimeout)
-                }; is the worker running?`
-              })),
+              Effect.fail(
+                new Api.ReadModelBehind({
+                  position: minPosition,
+                  message: `the read models have not reached position ${minPosition} within ${
+                    Duration.format(settings.readTimeout)
+                  }; is the worker running?`
+                })
+              ),
             ProjectionError: (e) => Effect.fail(new Api.ServiceUnavailable({ message: e.message })),
             UnknownProjection: (e) => Effect.fail(new Api.ServiceUnavailable({ message: e.message }))
           })
@@ -147,10 +154,13 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
       })
 
     const query = <A>(effect: Effect.Effect<A, { readonly _tag: string; readonly message: string }>) =>
-      Effect.mapError(effect, (e) => new Api.ServiceUnavailable({ message: `the read model is unavailable: ${e.message}` }))
+      Effect.mapError(effect, (e) =>
+        new Api.ServiceUnavailable({ message: `the read model is unavailable: ${e.message}` }))
 
     const history = (documentId: string) =>
-      query(queries.dispatch(new StreamHistory.GetStreamHistory({ streamId: Document.streamId(documentId), limit: 10_000 })))
+      query(
+        queries.dispatch(new StreamHistory.GetStreamHistory({ streamId: Document.streamId(documentId), limit: 10_000 }))
+      )
 
     return handlers
       .handle("create", ({ payload }) => {
@@ -172,7 +182,10 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
           const limit = urlParams.limit ?? 20
           const offset = urlParams.offset ?? 0
           if (urlParams.q !== undefined) {
-            yield* waitFor(urlParams.minPosition, [ReadModel.DocumentViewProjection.name, ReadModel.SearchIndexProjection.name])
+            yield* waitFor(urlParams.minPosition, [
+              ReadModel.DocumentViewProjection.name,
+              ReadModel.SearchIndexProjection.name
+            ])
             return yield* query(queries.dispatch(new ReadModel.SearchDocuments({ query: urlParams.q, limit, offset })))
           }
           yield* waitFor(urlParams.minPosition, [ReadModel.DocumentViewProjection.name])
@@ -183,17 +196,28 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
           yield* waitFor(urlParams.minPosition, [ReadModel.DocumentViewProjection.name])
           const found = yield* query(queries.dispatch(new ReadModel.GetDocument({ documentId: path.id })))
           if (Option.isNone(found)) {
-            return yield* Effect.fail(new Api.DocumentNotFound({ documentId: path.id, message: `document ${path.id} does not exist` }))
+            return yield* Effect.fail(
+              new Api.DocumentNotFound({ documentId: path.id, message: `document ${path.id} does not exist` })
+            )
           }
           if (found.value.deleted) {
-            return yield* Effect.fail(new Api.DocumentDeleted({ documentId: path.id, message: `document ${path.id} was deleted` }))
+            return yield* Effect.fail(
+              new Api.DocumentDeleted({ documentId: path.id, message: `document ${path.id} was deleted` })
+            )
           }
           const response = { ...found.value.view, globalPosition: found.value.position }
-          if (urlParams.includeHistory !== true) return response
+          if (urlParams.includeHistory !== true) {
+            return response
+          }
           const events = yield* history(path.id)
           return {
             ...response,
-            history: events.map((e) => ({ type: e.type, version: e.streamVersion, timestamp: e.timestamp.toISOString(), data: e.data }))
+            history: events.map((e) => ({
+              type: e.type,
+              version: e.streamVersion,
+              timestamp: e.timestamp.toISOString(),
+              data: e.data
+            }))
           }
         }))
       .handle("saveContent", ({ path, payload }) =>
@@ -208,7 +232,12 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
             ...(payload.expectedVersion === undefined ? {} : { expectedVersion: payload.expectedVersion })
           }).pipe(
             Effect.provideService(EventStore.EventStore, store),
-            (run) => Option.match(key, { onNone: () => run, onSome: (k) => Effect.provideService(run, SavePipeline.CommandId, `${path.id}:${k}`) }),
+            (run) =>
+              Option.match(key, {
+                onNone: () =>
+                  run,
+                onSome: (k) => Effect.provideService(run, SavePipeline.CommandId, `${path.id}:${k}`)
+              }),
             Effect.mapError((failed) =>
               failed.error._tag === "ValidationFailed"
                 ? new Api.BadRequest({ message: failed.error.message })
@@ -221,11 +250,22 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
           return { ...Document.toView(loaded.state), globalPosition: saved.output.result.globalPosition }
         }))
       .handle("rename", ({ path, payload }) =>
-        execute(path.id, new Document.RenameDocument({ documentId: path.id, title: payload.title, expectedVersion: payload.expectedVersion })))
+        execute(
+          path.id,
+          new Document.RenameDocument({
+            documentId: path.id,
+            title: payload.title,
+            expectedVersion: payload.expectedVersion
+          })
+        ))
       .handle("addCollaborator", ({ path, payload }) =>
         execute(
           path.id,
-          new Document.AddCollaborator({ documentId: path.id, userId: payload.userId, expectedVersion: payload.expectedVersion })
+          new Document.AddCollaborator({
+            documentId: path.id,
+            userId: payload.userId,
+            expectedVersion: payload.expectedVersion
+          })
         ))
       .handle("removeCollaborator", ({ path }) =>
         execute(path.id, new Document.RemoveCollaborator({ documentId: path.id, userId: path.userId })))
@@ -239,14 +279,18 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
             Effect.mapError(commandError(path.id, false))
           )
           yield* HttpApp.appendPreResponseHandler((_request, response) =>
-            Effect.succeed(HttpServerResponse.setHeader(response, "x-global-position", String(result.globalPosition ?? 0)))
+            Effect.succeed(
+              HttpServerResponse.setHeader(response, "x-global-position", String(result.globalPosition ?? 0))
+            )
           )
         }))
       .handle("events", ({ path }) =>
         Effect.gen(function*() {
           const events = yield* history(path.id)
           if (events.length === 0) {
-            return yield* Effect.fail(new Api.DocumentNotFound({ documentId: path.id, message: `document ${path.id} has no events` }))
+            return yield* Effect.fail(
+              new Api.DocumentNotFound({ documentId: path.id, message: `document ${path.id} has no events` })
+            )
           }
           return events.map((e) => ({
             eventId: e.eventId,
@@ -265,8 +309,12 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
         ))
   }))
 
-const projectionLag = Metric.gauge("chronicle_projection_lag", { description: "Events after a projection's checkpoint" })
-const projectionQuarantined = Metric.gauge("chronicle_projection_quarantined", { description: "Events a projection quarantined" })
+const projectionLag = Metric.gauge("chronicle_projection_lag", {
+  description: "Events after a projection's checkpoint"
+})
+const projectionQuarantined = Metric.gauge("chronicle_projection_quarantined", {
+  description: "Events a projection quarantined"
+})
 const storeHead = Metric.gauge("chronicle_eventstore_head", { description: "The event store's last global position" })
 
 export const SystemLive = HttpApiBuilder.group(Api.Api, "system", (handlers) =>
@@ -285,7 +333,11 @@ export const SystemLive = HttpApiBuilder.group(Api.Api, "system", (handlers) =>
       const reachable = head._tag === "Right"
       const failing = status.some((p) => p.state === "failed")
       return {
-        status: !reachable ? "down" as const : failing || breakerState !== "Closed" ? "degraded" as const : "ok" as const,
+        status: !reachable
+          ? "down" as const
+          : failing || breakerState !== "Closed"
+          ? "degraded" as const
+          : "ok" as const,
         store: {
           reachable,
           head: reachable ? head.right : null,
@@ -325,4 +377,3 @@ export const SystemLive = HttpApiBuilder.group(Api.Api, "system", (handlers) =>
         }))
       .handle("dashboard", () => Effect.succeed(dashboardHtml))
   }))
-

@@ -21,7 +21,9 @@ const fromCause = (cause: Cause.Cause<unknown>, tooLarge: boolean) => {
         : jsonError(400, "MalformedRequest", "the request could not be read: is the body valid JSON?")
     )
   }
-  if (Cause.isInterruptedOnly(cause)) return Effect.succeed(jsonError(503, "ServiceUnavailable", "the server is stopping"))
+  if (Cause.isInterruptedOnly(cause)) {
+    return Effect.succeed(jsonError(503, "ServiceUnavailable", "the server is stopping"))
+  }
   return Effect.as(
     Effect.logError("unexpected failure", cause),
     jsonError(500, "InternalError", "something went wrong on our side; it was logged")
@@ -34,7 +36,11 @@ const emptyError = (response: HttpServerResponse.HttpServerResponse, tooLarge: b
     case 400:
       return tooLarge
         ? jsonError(413, "PayloadTooLarge", "the request body is larger than the limit")
-        : jsonError(400, "MalformedRequest", "the request body could not be read: is it valid JSON, within the size limit?")
+        : jsonError(
+          400,
+          "MalformedRequest",
+          "the request body could not be read: is it valid JSON, within the size limit?"
+        )
     case 404:
       return jsonError(404, "RouteNotFound", "no such route")
     case 405:
@@ -68,7 +74,11 @@ const nestingDepth = (text: string): number => {
 /** Applies the body limit (`CHRONICLE_BODY_LIMIT`) and turns stray failures into JSON errors. */
 export const guard = <E, R>(
   app: HttpApp.Default<E, R>
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ServerSettings | HttpServerRequest.HttpServerRequest> =>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | ServerSettings | HttpServerRequest.HttpServerRequest
+> =>
   Effect.gen(function*() {
     const settings = yield* ServerSettings
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -90,7 +100,9 @@ export const guard = <E, R>(
     if (request.method !== "GET" && request.method !== "HEAD") {
       // read (and cache) the body here, within the limit, and refuse JSON nested deep enough to
       // exhaust the stack of the parser or the decoder
-      const body = yield* Effect.either(Effect.provideService(request.text, HttpIncomingMessage.MaxBodySize, maxBodySize))
+      const body = yield* Effect.either(
+        Effect.provideService(request.text, HttpIncomingMessage.MaxBodySize, maxBodySize)
+      )
       if (body._tag === "Left") {
         return length === undefined
           ? jsonError(413, "PayloadTooLarge", `the request body could not be read within ${settings.bodyLimit} bytes`)
@@ -109,6 +121,8 @@ export const guard = <E, R>(
         })
       ),
       Effect.catchAllCause((cause) => fromCause(cause, limitHit)),
-      Effect.map((response) => response.status >= 400 && response.body._tag === "Empty" ? emptyError(response, limitHit) : response)
+      Effect.map((response) =>
+        response.status >= 400 && response.body._tag === "Empty" ? emptyError(response, limitHit) : response
+      )
     )
   })

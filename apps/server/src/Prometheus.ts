@@ -7,12 +7,23 @@ import * as MetricState from "effect/MetricState"
 
 const sanitize = (name: string): string => name.replace(/[^a-zA-Z0-9_:]/g, "_")
 const escapeLabel = (value: string): string => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
-const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: string }>, extra: Record<string, string> = {}) => {
+const labels = (
+  tags: ReadonlyArray<{ readonly key: string; readonly value: string }>,
+  extra: Record<string, string> = {}
+) => {
   const all = [...tags.map((t) => [sanitize(t.key), t.value] as const), ...Object.entries(extra)]
   return all.length === 0 ? "" : `{${all.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`
 }
 const number = (value: number | bigint): string =>
-  typeof value === "bigint" ? value.toString() : Number.isFinite(value) ? String(value) : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"
+  typeof value === "bigint"
+    ? value.toString()
+    : Number.isFinite(value)
+    ? String(value)
+    : value > 0
+    ? "+Inf"
+    : value < 0
+    ? "-Inf"
+    : "NaN"
 
 /** The text of every metric in the registry. */
 export const render: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs) => format(pairs))
@@ -50,7 +61,11 @@ export const format = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
     } else if (MetricState.isSummaryState(state)) {
       const lines = family(name, "summary", help)
       for (const [quantile, value] of state.quantiles) {
-        lines.push(`${name}${labels(tags, { quantile: String(quantile) })} ${Option.match(value, { onNone: () => "NaN", onSome: number })}`)
+        lines.push(
+          `${name}${labels(tags, { quantile: String(quantile) })} ${
+            Option.match(value, { onNone: () => "NaN", onSome: number })
+          }`
+        )
       }
       lines.push(`${name}_sum${labels(tags)} ${number(state.sum)}`)
       lines.push(`${name}_count${labels(tags)} ${state.count}`)

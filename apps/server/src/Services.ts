@@ -18,17 +18,23 @@ export interface Settings {
 
 /** `PORT`, `CHRONICLE_API_TOKEN`, `CHRONICLE_BODY_LIMIT` (bytes), `CHRONICLE_READ_TIMEOUT_MS`, `DATABASE_URL`. */
 export const settingsConfig: Config.Config<Settings> = Config.all({
-  port: Config.integer("PORT").pipe(Config.withDefault(3000), Config.validate({
-    message: "PORT must be between 0 and 65535",
-    validation: (port) => port >= 0 && port <= 65_535
-  })),
+  port: Config.integer("PORT").pipe(
+    Config.withDefault(3000),
+    Config.validate({
+      message: "PORT must be between 0 and 65535",
+      validation: (port) => port >= 0 && port <= 65_535
+    })
+  ),
   token: Config.option(Config.redacted("CHRONICLE_API_TOKEN")).pipe(
     Config.map(Option.filter((token) => Redacted.value(token).length > 0))
   ),
-  bodyLimit: Config.integer("CHRONICLE_BODY_LIMIT").pipe(Config.withDefault(1_048_576), Config.validate({
-    message: "CHRONICLE_BODY_LIMIT must be a positive number of bytes",
-    validation: (limit) => limit > 0
-  })),
+  bodyLimit: Config.integer("CHRONICLE_BODY_LIMIT").pipe(
+    Config.withDefault(1_048_576),
+    Config.validate({
+      message: "CHRONICLE_BODY_LIMIT must be a positive number of bytes",
+      validation: (limit) => limit > 0
+    })
+  ),
   readTimeout: Config.integer("CHRONICLE_READ_TIMEOUT_MS").pipe(Config.withDefault(5_000), Config.map(Duration.millis)),
   database: Database.config
 })
@@ -89,7 +95,9 @@ export const ServicesLive = Layer.mergeAll(
   StreamHistory.layer,
   FeedLive
 ).pipe(
-  Layer.provideMerge(Layer.mergeAll(BusesLive, Documents.layer, Projections.layer(ReadModel.projections), ReadModelTablesLive)),
+  Layer.provideMerge(
+    Layer.mergeAll(BusesLive, Documents.layer, Projections.layer(ReadModel.projections), ReadModelTablesLive)
+  ),
   Layer.provideMerge(StoreLive),
   Layer.provideMerge(SettingsLive)
 )

@@ -1,8 +1,8 @@
 // End to end, with real processes: the server and the worker on a temporary SQLite file, and on a
 // fresh PostgreSQL database when one answers. Drives the HTTP contract, hostile input, the worker
 // killed with SIGKILL mid-way, and the OpenAPI document.
-import { Validator } from "@seriousme/openapi-schema-validator"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Validator } from "@seriousme/openapi-schema-validator"
 import { inject } from "vitest"
 import {
   type Database,
@@ -22,7 +22,9 @@ const pgUrl = inject("pgUrl")
 interface Health {
   readonly status: string
   readonly store: { readonly head: number }
-  readonly projections: ReadonlyArray<{ readonly name: string; readonly checkpoint: number; readonly lag: number; readonly state: string }>
+  readonly projections: ReadonlyArray<
+    { readonly name: string; readonly checkpoint: number; readonly lag: number; readonly state: string }
+  >
 }
 
 const suite = (label: string, makeDatabase: () => Promise<Database>) =>
@@ -68,12 +70,18 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
     it("creates, reads, edits, renames, shares and deletes a document over HTTP", async () => {
       const id = `doc-${Date.now().toString(36)}`
       const created = await create(id, "The quick brown fox")
-      for (const field of ["id", "title", "content", "authorId", "collaboratorIds", "version", "createdAt", "lastModified"]) {
+      for (
+        const field of ["id", "title", "content", "authorId", "collaboratorIds", "version", "createdAt", "lastModified"]
+      ) {
         assert.isTrue(field in created, `missing ${field}`)
       }
       assert.strictEqual(created.version, 1)
       assert.isNumber(created.globalPosition)
-      assert.deepStrictEqual(json(created.content).blocks, [{ id: "b1", type: "paragraph", content: "The quick brown fox" }])
+      assert.deepStrictEqual(json(created.content).blocks, [{
+        id: "b1",
+        type: "paragraph",
+        content: "The quick brown fox"
+      }])
 
       const again = await request(base(), "POST", "/documents", { id, content: { blocks: [{ content: "x" }] } })
       assert.strictEqual(again.status, 409)
@@ -91,32 +99,46 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       assert.strictEqual((await request(base(), "GET", "/documents/does-not-exist")).status, 404)
 
       const saved = await request(base(), "PUT", `/documents/${id}/content`, {
-        content: { blocks: [{ id: "intro", type: "heading", content: "Intro" }, { content: "jumps over the lazy dog" }] },
+        content: {
+          blocks: [{ id: "intro", type: "heading", content: "Intro" }, { content: "jumps over the lazy dog" }]
+        },
         metadata: { reason: "test" },
         expectedVersion: 1
       })
       assert.strictEqual(saved.status, 200, JSON.stringify(saved.body))
       assert.strictEqual(json(saved.body).version, 2)
 
-      const stale = await request(base(), "PUT", `/documents/${id}/content`, { content: { blocks: [{ content: "late" }] }, expectedVersion: 1 })
+      const stale = await request(base(), "PUT", `/documents/${id}/content`, {
+        content: { blocks: [{ content: "late" }] },
+        expectedVersion: 1
+      })
       assert.strictEqual(stale.status, 409)
       assert.strictEqual(json(stale.body)._tag, "VersionConflict")
       assert.strictEqual(json(stale.body).expected, 1)
       assert.strictEqual(json(stale.body).actual, 2)
       assert.isString(json(stale.body).message)
 
-      const broken = await request(base(), "PUT", `/documents/${id}/content`, { content: { blocks: [{ content: "  " }] } })
+      const broken = await request(base(), "PUT", `/documents/${id}/content`, {
+        content: { blocks: [{ content: "  " }] }
+      })
       assert.strictEqual(broken.status, 422)
       assert.strictEqual(json(broken.body)._tag, "InvariantViolated")
       assert.include(String(json(broken.body).reason), "empty")
       const none = await request(base(), "PUT", `/documents/${id}/content`, { content: { blocks: [] } })
       assert.strictEqual(none.status, 422)
-      assert.strictEqual((await request(base(), "PUT", "/documents/nobody-here/content", { content: { blocks: [{ content: "x" }] } })).status, 404)
+      assert.strictEqual(
+        (await request(base(), "PUT", "/documents/nobody-here/content", { content: { blocks: [{ content: "x" }] } }))
+          .status,
+        404
+      )
 
       const renamed = await request(base(), "POST", `/documents/${id}/rename`, { title: "Renamed", expectedVersion: 2 })
       assert.strictEqual(renamed.status, 200)
       assert.strictEqual(json(renamed.body).title, "Renamed")
-      assert.strictEqual((await request(base(), "POST", `/documents/${id}/rename`, { title: "x", expectedVersion: 2 })).status, 409)
+      assert.strictEqual(
+        (await request(base(), "POST", `/documents/${id}/rename`, { title: "x", expectedVersion: 2 })).status,
+        409
+      )
 
       const shared = await request(base(), "POST", `/documents/${id}/collaborators`, { userId: "bob" })
       assert.strictEqual(shared.status, 200)
@@ -150,7 +172,11 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       assert.strictEqual(list.at(-1)?.globalPosition, last.globalPosition)
 
       // read your writes through ?minPosition=, with history
-      const withHistory = await request(base(), "GET", `/documents/${id}?includeHistory=true&minPosition=${last.globalPosition}`)
+      const withHistory = await request(
+        base(),
+        "GET",
+        `/documents/${id}?includeHistory=true&minPosition=${last.globalPosition}`
+      )
       assert.strictEqual(withHistory.status, 200)
       const history = json(withHistory.body).history as Array<Record<string, unknown>>
       assert.strictEqual(history.length, 6)
@@ -162,7 +188,10 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       const search = await request(base(), "GET", `/documents?q=lazy+DOG&minPosition=${last.globalPosition}`)
       assert.strictEqual(search.status, 200)
       assert.deepStrictEqual((json(search.body).items as Array<Record<string, unknown>>).map((d) => d.id), [id])
-      assert.strictEqual((json((await request(base(), "GET", `/documents?q=quick`)).body).items as Array<unknown>).length, 0)
+      assert.strictEqual(
+        (json((await request(base(), "GET", `/documents?q=quick`)).body).items as Array<unknown>).length,
+        0
+      )
       const page = await request(base(), "GET", `/documents?limit=1&offset=0&minPosition=${last.globalPosition}`)
       assert.strictEqual((json(page.body).items as Array<unknown>).length, 1)
       assert.isAtLeast(Number(json(page.body).total), 2)
@@ -176,22 +205,29 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       const position = deleted.headers.get("x-global-position")
       assert.isNotNull(position)
       assert.strictEqual((await request(base(), "GET", `/documents/${id}?minPosition=${position}`)).status, 410)
-      for (const [method, path, body] of [
-        ["PUT", `/documents/${id}/content`, { content: { blocks: [{ content: "x" }] } }],
-        ["POST", `/documents/${id}/rename`, { title: "x" }],
-        ["POST", `/documents/${id}/collaborators`, { userId: "dan" }],
-        ["DELETE", `/documents/${id}/collaborators/bob`, undefined],
-        ["DELETE", `/documents/${id}`, undefined]
-      ] as const) {
+      for (
+        const [method, path, body] of [
+          ["PUT", `/documents/${id}/content`, { content: { blocks: [{ content: "x" }] } }],
+          ["POST", `/documents/${id}/rename`, { title: "x" }],
+          ["POST", `/documents/${id}/collaborators`, { userId: "dan" }],
+          ["DELETE", `/documents/${id}/collaborators/bob`, undefined],
+          ["DELETE", `/documents/${id}`, undefined]
+        ] as const
+      ) {
         const refused = await request(base(), method, path, body)
         assert.include([409, 410], refused.status, `${method} ${path}`)
         assert.strictEqual(json(refused.body)._tag, "DocumentDeleted")
       }
-      assert.strictEqual((await request(base(), "POST", "/documents", { id, content: { blocks: [{ content: "x" }] } })).status, 409)
+      assert.strictEqual(
+        (await request(base(), "POST", "/documents", { id, content: { blocks: [{ content: "x" }] } })).status,
+        409
+      )
       const searchAfter = await request(base(), "GET", `/documents?q=lazy&minPosition=${position}`)
       assert.strictEqual((json(searchAfter.body).items as Array<unknown>).length, 0)
       assert.deepStrictEqual(
-        ((await request(base(), "GET", `/users/bob/notifications?minPosition=${position}`)).body as Array<Record<string, unknown>>)
+        ((await request(base(), "GET", `/users/bob/notifications?minPosition=${position}`)).body as Array<
+          Record<string, unknown>
+        >)
           .map((n) => n.kind),
         ["deleted", "added"]
       )
@@ -222,13 +258,24 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
     it("health, metrics, docs, dashboard", async () => {
       const h = await health()
       assert.strictEqual(h.status, "ok")
-      assert.deepStrictEqual(h.projections.map((p) => p.name).sort(), ["documents-notifications", "documents-search", "documents-view"])
+      assert.deepStrictEqual(h.projections.map((p) => p.name).sort(), [
+        "documents-notifications",
+        "documents-search",
+        "documents-view"
+      ])
       assert.isTrue("breakers" in h)
       const metrics = await fetch(`${base()}/metrics`)
       assert.strictEqual(metrics.status, 200)
       assert.include(metrics.headers.get("content-type") ?? "", "text/plain")
       const text = await metrics.text()
-      for (const name of ["chronicle_cqrs_messages_total", "chronicle_eventstore_append_duration_count", "chronicle_projection_lag", "chronicle_breaker_state"]) {
+      for (
+        const name of [
+          "chronicle_cqrs_messages_total",
+          "chronicle_eventstore_append_duration_count",
+          "chronicle_projection_lag",
+          "chronicle_breaker_state"
+        ]
+      ) {
         assert.include(text, name)
       }
       assert.match(text, /chronicle_cqrs_messages_total\{kind="command",type="CreateDocument",outcome="success"\} \d+/)
@@ -250,7 +297,19 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       const spec = json((await request(base(), "GET", "/openapi.json")).body)
       assert.match(String(spec.openapi), /^3\./)
       const paths = Object.keys(json(spec.paths))
-      for (const path of ["/documents", "/documents/{id}", "/documents/{id}/content", "/documents/{id}/rename", "/documents/{id}/collaborators", "/documents/{id}/collaborators/{userId}", "/documents/{id}/events", "/health", "/metrics"]) {
+      for (
+        const path of [
+          "/documents",
+          "/documents/{id}",
+          "/documents/{id}/content",
+          "/documents/{id}/rename",
+          "/documents/{id}/collaborators",
+          "/documents/{id}/collaborators/{userId}",
+          "/documents/{id}/events",
+          "/health",
+          "/metrics"
+        ]
+      ) {
         assert.include(paths, path)
       }
       assert.isAbove(Object.keys(json(json(spec.components).schemas)).length, 5)
@@ -265,14 +324,22 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       const missing = await request(guarded.base, "POST", "/documents", body)
       assert.strictEqual(missing.status, 401)
       assert.strictEqual(json(missing.body)._tag, "Unauthorized")
-      assert.strictEqual((await request(guarded.base, "POST", "/documents", body, { authorization: "Bearer wrong" })).status, 401)
-      assert.strictEqual((await request(guarded.base, "DELETE", "/documents/x", undefined, { authorization: "Basic czNjcmV0" })).status, 401)
+      assert.strictEqual(
+        (await request(guarded.base, "POST", "/documents", body, { authorization: "Bearer wrong" })).status,
+        401
+      )
+      assert.strictEqual(
+        (await request(guarded.base, "DELETE", "/documents/x", undefined, { authorization: "Basic czNjcmV0" })).status,
+        401
+      )
       assert.strictEqual(json(json((await request(guarded.base, "GET", "/health")).body).store).head, before)
       const ok = await request(guarded.base, "POST", "/documents", body, { authorization: "Bearer s3cret" })
       assert.strictEqual(ok.status, 201)
       ids.add(body.id)
       assert.strictEqual((await request(guarded.base, "GET", `/documents/${body.id}/events`)).status, 200)
-      const large = await request(guarded.base, "POST", "/documents", { content: { blocks: [{ content: "x".repeat(3000) }] } }, {
+      const large = await request(guarded.base, "POST", "/documents", {
+        content: { blocks: [{ content: "x".repeat(3000) }] }
+      }, {
         authorization: "Bearer s3cret"
       })
       assert.strictEqual(large.status, 413)
@@ -317,14 +384,23 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
         ["nested metadata", "POST", "/documents", { ...ok, metadata: { a: { b: 1 } } }],
         ["metadata an array", "POST", "/documents", { ...ok, metadata: [1] }],
         ["metadata value too long", "POST", "/documents", { ...ok, metadata: { a: "m".repeat(1_001) } }],
-        ["__proto__ pollution", "POST", "/documents", "{\"__proto__\":{\"admin\":true},\"content\":{\"blocks\":[{\"content\":\"x\"}]}}"],
-        ["too many blocks", "POST", "/documents", { content: { blocks: Array.from({ length: 1_001 }, () => ({ content: "x" })) } }],
+        [
+          "__proto__ pollution",
+          "POST",
+          "/documents",
+          "{\"__proto__\":{\"admin\":true},\"content\":{\"blocks\":[{\"content\":\"x\"}]}}"
+        ],
+        ["too many blocks", "POST", "/documents", {
+          content: { blocks: Array.from({ length: 1_001 }, () => ({ content: "x" })) }
+        }],
         ["oversized body", "POST", "/documents", { content: { blocks: [{ content: "x".repeat(1_100_000) }] } }],
         ["deeply nested JSON", "POST", "/documents", deep],
         ["text/plain body", "POST", "/documents", "content=x", { "content-type": "text/plain" }],
         ["no blocks (invariant)", "POST", "/documents", { content: { blocks: [] } }],
         ["an empty block (invariant)", "POST", "/documents", { content: { blocks: [{ content: "" }] } }],
-        ["duplicate block ids (invariant)", "POST", "/documents", { content: { blocks: [{ id: "a", content: "x" }, { id: "a", content: "y" }] } }],
+        ["duplicate block ids (invariant)", "POST", "/documents", {
+          content: { blocks: [{ id: "a", content: "x" }, { id: "a", content: "y" }] }
+        }],
         ["an existing id", "POST", "/documents", { ...ok, id }],
         ["negative expectedVersion", "PUT", `/documents/${id}/content`, { ...ok, expectedVersion: -1 }],
         ["fractional expectedVersion", "PUT", `/documents/${id}/content`, { ...ok, expectedVersion: 1.5 }],
@@ -366,12 +442,18 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       const eventsBefore = ((await request(base(), "GET", `/documents/${id}/events`)).body as Array<unknown>).length
       for (const [name, method, path, body, headers] of cases) {
         const response = await request(base(), method, path, body, headers)
-        assert.isTrue(response.status >= 400 && response.status < 500, `${name}: ${method} ${path} answered ${response.status}`)
+        assert.isTrue(
+          response.status >= 400 && response.status < 500,
+          `${name}: ${method} ${path} answered ${response.status}`
+        )
         assert.isString(json(response.body)._tag, `${name}: no JSON _tag in ${JSON.stringify(response.body)}`)
         assert.isString(json(response.body).message, `${name}: no message`)
         assert.strictEqual(await head(), headBefore, `${name} wrote something`)
       }
-      assert.strictEqual(((await request(base(), "GET", `/documents/${id}/events`)).body as Array<unknown>).length, eventsBefore)
+      assert.strictEqual(
+        ((await request(base(), "GET", `/documents/${id}/events`)).body as Array<unknown>).length,
+        eventsBefore
+      )
     })
 
     it("the worker stops gracefully, and killed with SIGKILL mid-way resumes: every read model equals the event history", async () => {
@@ -379,7 +461,10 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       const graceful = await worker.stop("SIGTERM")
       assert.strictEqual(graceful, 0, worker.output())
       const baseline = await head()
-      assert.isTrue((await health()).projections.every((p) => p.checkpoint === baseline), "checkpoints stored on shutdown")
+      assert.isTrue(
+        (await health()).projections.every((p) => p.checkpoint === baseline),
+        "checkpoints stored on shutdown"
+      )
 
       // a burst of writes while no worker runs
       const run = Date.now().toString(36)
@@ -405,10 +490,15 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
 
       // a slow worker (small batches), killed once it is part of the way through
       const slow = spawnApp("worker", { DATABASE_URL: database.url, CHRONICLE_PROJECTION_BATCH_SIZE: "3" })
-      await waitUntil("the worker to be part of the way", async () => {
-        const h = await health()
-        return h.projections.some((p) => p.checkpoint > baseline && p.checkpoint < target)
-      }, 60_000, 20)
+      await waitUntil(
+        "the worker to be part of the way",
+        async () => {
+          const h = await health()
+          return h.projections.some((p) => p.checkpoint > baseline && p.checkpoint < target)
+        },
+        60_000,
+        20
+      )
       await slow.stop("SIGKILL")
       const midway = await health()
       assert.isTrue(midway.projections.some((p) => p.checkpoint < target), "killed before the end")
@@ -469,15 +559,24 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
         assert.strictEqual(read.status, 200, id)
         const view = json(read.body)
         assert.deepStrictEqual(
-          { title: view.title, blocks: json(view.content).blocks, collaborators: view.collaboratorIds, version: view.version },
+          {
+            title: view.title,
+            blocks: json(view.content).blocks,
+            collaborators: view.collaboratorIds,
+            version: view.version
+          },
           { title, blocks, collaborators, version: events.length },
           id
         )
       }
       // the search index: each live document is found by its own words, deleted ones are not
       for (const [i, id] of docs.entries()) {
-        const found = json((await request(base(), "GET", `/documents?q=token${run}x${i}`)).body).items as Array<Record<string, unknown>>
-        const byTitle = json((await request(base(), "GET", `/documents?q=title${run}x${i}`)).body).items as Array<Record<string, unknown>>
+        const found = json((await request(base(), "GET", `/documents?q=token${run}x${i}`)).body).items as Array<
+          Record<string, unknown>
+        >
+        const byTitle = json((await request(base(), "GET", `/documents?q=title${run}x${i}`)).body).items as Array<
+          Record<string, unknown>
+        >
         const live = i % 5 !== 0
         assert.deepStrictEqual(found.map((d) => d.id), live ? [id] : [], `search token of ${id}`)
         assert.deepStrictEqual(byTitle.map((d) => d.id), live ? [id] : [], `search title of ${id}`)
@@ -487,7 +586,9 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       // notifications: each exactly once
       for (let u = 0; u < 5; u++) {
         const userId = `user-${run}-${u}`
-        const notes = (await request(base(), "GET", `/users/${userId}/notifications`)).body as Array<Record<string, unknown>>
+        const notes = (await request(base(), "GET", `/users/${userId}/notifications`)).body as Array<
+          Record<string, unknown>
+        >
         assert.strictEqual(notes.length, expectedNotifications.get(userId) ?? 0, userId)
         assert.strictEqual(new Set(notes.map((n) => n.id)).size, notes.length)
       }
@@ -497,7 +598,18 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       await waitUntil("the worker to catch up", caughtUp, 60_000)
       const status = spawnApp("worker", { DATABASE_URL: database.url }, ["status"])
       assert.strictEqual(await status.exited, 0, status.output())
-      for (const word of ["projection", "checkpoint", "head", "lag", "quarantined", "documents-view", "documents-search", "documents-notifications"]) {
+      for (
+        const word of [
+          "projection",
+          "checkpoint",
+          "head",
+          "lag",
+          "quarantined",
+          "documents-view",
+          "documents-search",
+          "documents-notifications"
+        ]
+      ) {
         assert.include(status.output(), word)
       }
       // a rebuild takes the projection's lease: the running worker stops first

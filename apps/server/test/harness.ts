@@ -34,8 +34,18 @@ process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL")
 })
 
-export const spawnApp = (name: "server" | "worker", env: Record<string, string>, args: ReadonlyArray<string> = []): Proc => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@chronicle/source", `apps/${name}/src/main.ts`, ...args], {
+export const spawnApp = (
+  name: "server" | "worker",
+  env: Record<string, string>,
+  args: ReadonlyArray<string> = []
+): Proc => {
+  const child = spawn(process.execPath, [
+    "--import",
+    "tsx",
+    "--conditions=@chronicle/source",
+    `apps/${name}/src/main.ts`,
+    ...args
+  ], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"]
@@ -79,7 +89,11 @@ export interface Database {
 
 export const sqliteDatabase = (): Database => {
   const dir = mkdtempSync(join(tmpdir(), "chronicle-e2e-"))
-  return { url: join(dir, "chronicle.db"), label: "SQLite", drop: async () => rmSync(dir, { recursive: true, force: true }) }
+  return {
+    url: join(dir, "chronicle.db"),
+    label: "SQLite",
+    drop: async () => rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 // a fresh database on the server of `pgUrl`, dropped afterwards
@@ -114,7 +128,10 @@ export const startServer = async (database: string, env: Record<string, string> 
   const base = `http://127.0.0.1:${port}`
   await Promise.race([
     // a request that arrives while the process still builds its layers may wait for long: time out
-    waitUntil(`the server on ${base}`, async () => (await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) })).status < 500),
+    waitUntil(
+      `the server on ${base}`,
+      async () => (await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) })).status < 500
+    ),
     proc.exited.then((code) => {
       throw new Error(`the server exited (${code}):\n${proc.output()}`)
     })

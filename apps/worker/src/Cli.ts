@@ -33,9 +33,13 @@ export const parse = (args: ReadonlyArray<string>): Effect.Effect<Command, Usage
   switch (name) {
     case undefined:
     case "run":
-      return rest.length === 0 ? Effect.succeed(Command.Run()) : Effect.fail(new UsageError({ reason: "run takes no arguments" }))
+      return rest.length === 0
+        ? Effect.succeed(Command.Run())
+        : Effect.fail(new UsageError({ reason: "run takes no arguments" }))
     case "status":
-      return rest.length === 0 ? Effect.succeed(Command.Status()) : Effect.fail(new UsageError({ reason: "status takes no arguments" }))
+      return rest.length === 0
+        ? Effect.succeed(Command.Status())
+        : Effect.fail(new UsageError({ reason: "status takes no arguments" }))
     case "rebuild":
       return rest.length === 1
         ? Effect.succeed(Command.Rebuild({ projection: rest[0] }))
@@ -54,13 +58,15 @@ const padLeft = (value: string | number, width: number) => String(value).padStar
 
 export const formatStatus = (rows: ReadonlyArray<P.Status>): string => {
   const nameWidth = Math.max(10, ...rows.map((r) => r.name.length))
-  const header = `${pad("projection", nameWidth)}  ${pad("state", 10)}  ${padLeft("checkpoint", 10)}  ${padLeft("head", 8)}  ${
-    padLeft("lag", 8)
-  }  ${padLeft("quarantined", 11)}  owner`
+  const header = `${pad("projection", nameWidth)}  ${pad("state", 10)}  ${padLeft("checkpoint", 10)}  ${
+    padLeft("head", 8)
+  }  ${padLeft("lag", 8)}  ${padLeft("quarantined", 11)}  owner`
   const lines = rows.map((r) =>
-    `${pad(r.name, nameWidth)}  ${pad(r.state, 10)}  ${padLeft(r.checkpoint, 10)}  ${padLeft(r.head, 8)}  ${padLeft(r.lag, 8)}  ${
-      padLeft(r.quarantined, 11)
-    }  ${r.owner ?? "-"}${r.lastError === null ? "" : `\n    last error: ${r.lastError}`}`
+    `${pad(r.name, nameWidth)}  ${pad(r.state, 10)}  ${padLeft(r.checkpoint, 10)}  ${padLeft(r.head, 8)}  ${
+      padLeft(r.lag, 8)
+    }  ${padLeft(r.quarantined, 11)}  ${r.owner ?? "-"}${
+      r.lastError === null ? "" : `\n    last error: ${r.lastError}`
+    }`
   )
   return [header, ...lines].join("\n")
 }
@@ -84,9 +90,9 @@ export const bar = (progress: P.RebuildProgress, width = 30): string => {
   const ratio = progress.total === 0 ? 1 : Math.min(1, progress.done / progress.total)
   const filled = Math.round(ratio * width)
   const eta = Number.isFinite(progress.etaSeconds) ? `${progress.etaSeconds.toFixed(0)}s` : "?"
-  return `${progress.projection} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${progress.done}/${progress.total} events, ${
-    progress.ratePerSecond.toFixed(0)
-  }/s, eta ${eta}`
+  return `${progress.projection} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${
+    (ratio * 100).toFixed(0).padStart(3)
+  }% ${progress.done}/${progress.total} events, ${progress.ratePerSecond.toFixed(0)}/s, eta ${eta}`
 }
 
 /** The worker running the projection did not hand it over in time: a rebuild cannot start. */
@@ -109,7 +115,10 @@ export const rebuild = (name: string) =>
     if (owner !== null) yield* Console.log(`asking worker ${owner} to hand ${name} over...`)
     yield* projections.rebuild(name).pipe(
       // a running worker hands over at its next lease renewal; give up rather than wait in silence
-      Stream.timeoutFail(() => new RebuildBlocked({ projection: name, owner: owner ?? "another worker" }), "30 seconds"),
+      Stream.timeoutFail(
+        () => new RebuildBlocked({ projection: name, owner: owner ?? "another worker" }),
+        "30 seconds"
+      ),
       Stream.runForEach((progress) =>
         Effect.sync(() => {
           last = progress

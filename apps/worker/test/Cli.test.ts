@@ -8,7 +8,10 @@ describe("worker command line", () => {
       assert.strictEqual((yield* Cli.parse([]))._tag, "Run")
       assert.strictEqual((yield* Cli.parse(["run"]))._tag, "Run")
       assert.strictEqual((yield* Cli.parse(["status"]))._tag, "Status")
-      assert.deepStrictEqual(yield* Cli.parse(["rebuild", "documents-search"]), Cli.Command.Rebuild({ projection: "documents-search" }))
+      assert.deepStrictEqual(
+        yield* Cli.parse(["rebuild", "documents-search"]),
+        Cli.Command.Rebuild({ projection: "documents-search" })
+      )
       assert.strictEqual((yield* Cli.parse(["--help"]))._tag, "Help")
     }))
 
@@ -29,8 +32,26 @@ describe("worker command line", () => {
 
   it("formats the status table", () => {
     const text = Cli.formatStatus([
-      { name: "documents-view", state: "running", checkpoint: 7, head: 9, lag: 2, lastError: null, owner: "w1", quarantined: 0 },
-      { name: "documents-search", state: "failed", checkpoint: 3, head: 9, lag: 6, lastError: "boom", owner: null, quarantined: 1 }
+      {
+        name: "documents-view",
+        state: "running",
+        checkpoint: 7,
+        head: 9,
+        lag: 2,
+        lastError: null,
+        owner: "w1",
+        quarantined: 0
+      },
+      {
+        name: "documents-search",
+        state: "failed",
+        checkpoint: 3,
+        head: 9,
+        lag: 6,
+        lastError: "boom",
+        owner: null,
+        quarantined: 1
+      }
     ])
     const lines = text.split("\n")
     assert.include(lines[0], "checkpoint")

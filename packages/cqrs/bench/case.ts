@@ -108,7 +108,9 @@ const nestBus = <C extends object>(command: new(...args: never) => C, execute: (
   NestCommandHandler(command)(Handler)
   // Nest's bus used standalone: a static handler instance, as a full Nest app registers it
   const bus = new NestCommandBus(undefined as unknown as ConstructorParameters<typeof NestCommandBus>[0])
-  bus.register([{ metatype: Handler, instance: new Handler(), isDependencyTreeStatic: () => true, inject: null }] as never)
+  bus.register(
+    [{ metatype: Handler, instance: new Handler(), isDependencyTreeStatic: () => true, inject: null }] as never
+  )
   return bus
 }
 
@@ -130,16 +132,23 @@ const handwritten = (command: AccountCommand) =>
     const decoded = yield* serializer.decodeAll(recorded)
     const state = Aggregate.fold(Account, decoded.map((e) => e.data))
     const events = yield* Account.decide(command, state)
-    const result = yield* store.append(streamId, events.map((e) => serializer.encode(e)), ExpectedVersion.exact(recorded.length))
+    const result = yield* store.append(
+      streamId,
+      events.map((e) => serializer.encode(e)),
+      ExpectedVersion.exact(recorded.length)
+    )
     return result
   })
 
-const seed = Effect.flatMap(EventStore.EventStore, (store) =>
-  store.appendMany(Array.from({ length: accounts }, (_, i) => ({
-    streamId: `Account-a${i}`,
-    events: [serializer.encode(Opened.make({ owner: `o${i}` }))],
-    expected: ExpectedVersion.NoStream
-  }))))
+const seed = Effect.flatMap(
+  EventStore.EventStore,
+  (store) =>
+    store.appendMany(Array.from({ length: accounts }, (_, i) => ({
+      streamId: `Account-a${i}`,
+      events: [serializer.encode(Opened.make({ owner: `o${i}` }))],
+      expected: ExpectedVersion.NoStream
+    })))
+)
 
 const cases: Record<string, () => Promise<{ opsPerSec: number; settings: string }>> = {
   "dispatch/direct": async () => {
@@ -201,7 +210,10 @@ const cases: Record<string, () => Promise<{ opsPerSec: number; settings: string 
       measureEffect(runtime, (i) => bus.send(new Deposit({ accountId: `a${i % accounts}`, amount: 1 })), 100)
     )
     await runtime.dispose()
-    return { opsPerSec, settings: `${sqliteSettings}; CommandBus + CommandHandler.fromAggregate (idempotent ids, retry)` }
+    return {
+      opsPerSec,
+      settings: `${sqliteSettings}; CommandBus + CommandHandler.fromAggregate (idempotent ids, retry)`
+    }
   },
   "cycle/nest": async () => {
     const runtime = ManagedRuntime.make(sqliteLayer())
@@ -209,8 +221,10 @@ const cases: Record<string, () => Promise<{ opsPerSec: number; settings: string 
     class DepositCommand {
       constructor(readonly accountId: string, readonly amount: number) {}
     }
-    const bus = nestBus(DepositCommand, (c) =>
-      runtime.runPromise(handwritten({ _tag: "Deposit", accountId: c.accountId, amount: c.amount })))
+    const bus = nestBus(
+      DepositCommand,
+      (c) => runtime.runPromise(handwritten({ _tag: "Deposit", accountId: c.accountId, amount: c.amount }))
+    )
     const opsPerSec = await measurePromise((i) => bus.execute(new DepositCommand(`a${i % accounts}`, 1)), 100)
     await runtime.dispose()
     return { opsPerSec, settings: `${sqliteSettings}; @nestjs/cqrs handler running the hand-written cycle` }

@@ -26,8 +26,10 @@ const seed = async (filename: string) => {
   await runtime.runPromise(Effect.gen(function*() {
     const store = yield* EventStore.EventStore
     for (let s = 0; s < streams; s++) {
-      const batch = Array.from({ length: events / streams }, (_, i) =>
-        serializer.encode(Added.make({ n: i, note: "a note of about forty characters here" })))
+      const batch = Array.from(
+        { length: events / streams },
+        (_, i) => serializer.encode(Added.make({ n: i, note: "a note of about forty characters here" }))
+      )
       yield* store.append(`Bench-${s}`, batch, ExpectedVersion.NoStream)
     }
   }))
@@ -39,8 +41,11 @@ const ours = async (filename: string) => {
     name: "bench-totals",
     category: "Bench",
     serializer,
-    setup: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql`CREATE TABLE IF NOT EXISTS totals (stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL)`),
+    setup: Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) =>
+        sql`CREATE TABLE IF NOT EXISTS totals (stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL)`
+    ),
     reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM totals`),
     handlers: {},
     applyBatch: (batch) =>
@@ -73,7 +78,9 @@ const raw = (filename: string) => {
   const db = new Database(filename)
   db.pragma("journal_mode = WAL")
   db.pragma("synchronous = NORMAL")
-  db.exec("CREATE TABLE IF NOT EXISTS raw_totals (stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL)")
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS raw_totals (stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL)"
+  )
   db.exec("CREATE TABLE IF NOT EXISTS raw_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
   const read = db.prepare(
     "SELECT position, stream_id, type, data FROM chronicle_events WHERE category = 'Bench' AND position > ? ORDER BY position LIMIT ?"
@@ -129,7 +136,14 @@ const results: Record<string, Array<number>> = { ours: [], raw: [] }
 const script = fileURLToPath(import.meta.url)
 for (let round = 1; round <= rounds; round++) {
   for (const name of ["ours", "raw"]) {
-    const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source", script, name], {
+    const out = execFileSync(process.execPath, [
+      "--expose-gc",
+      "--import",
+      "tsx",
+      "--conditions=@chronicle/source",
+      script,
+      name
+    ], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -140,8 +154,16 @@ for (let round = 1; round <= rounds; round++) {
 }
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
-console.log(`\n@chronicle/cqrs projection catch-up: ${events} events, ${streams} streams, batches of ${batchSize}; node ${process.version}, ${cpus().length} cores, ${rounds} rounds`)
+console.log(
+  `\n@chronicle/cqrs projection catch-up: ${events} events, ${streams} streams, batches of ${batchSize}; node ${process.version}, ${cpus().length} cores, ${rounds} rounds`
+)
 console.log("| case | median events/s | min–max |\n|---|---:|---:|")
-for (const [name, xs] of Object.entries(results)) console.log(`| ${name} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} |`)
+for (const [name, xs] of Object.entries(results)) {
+  console.log(`| ${name} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} |`)
+}
 const ratio = median(results.ours) / median(results.raw)
-console.log(`\n| ratio | value | goal |\n|---|---:|---|\n| ours ÷ raw | ${ratio.toFixed(2)}× | ≥ 0.5× ${ratio >= 0.5 ? "(met)" : "(NOT met)"} |`)
+console.log(
+  `\n| ratio | value | goal |\n|---|---:|---|\n| ours ÷ raw | ${ratio.toFixed(2)}× | ≥ 0.5× ${
+    ratio >= 0.5 ? "(met)" : "(NOT met)"
+  } |`
+)

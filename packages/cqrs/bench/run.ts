@@ -22,7 +22,14 @@ const results = new Map<string, Array<number>>()
 const settings = new Map<string, string>()
 for (let round = 1; round <= rounds; round++) {
   for (const name of plan) {
-    const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source", here, name], {
+    const out = execFileSync(process.execPath, [
+      "--expose-gc",
+      "--import",
+      "tsx",
+      "--conditions=@chronicle/source",
+      here,
+      name
+    ], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -41,10 +48,16 @@ const median = (xs: ReadonlyArray<number>) => {
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 const med = (label: string) => median(results.get(label) ?? [Number.NaN])
 
-console.log(`\n@chronicle/cqrs benchmark: node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${rounds} rounds, medians (ops/s)`)
+console.log(
+  `\n@chronicle/cqrs benchmark: node ${process.version}, ${cpus().length} cores (${
+    cpus()[0]?.model ?? "?"
+  }), ${rounds} rounds, medians (ops/s)`
+)
 console.log(`| case | median | min–max | settings |\n|---|---:|---:|---|`)
 for (const [label, xs] of results) {
-  console.log(`| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} | ${settings.get(label)} |`)
+  console.log(
+    `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} | ${settings.get(label)} |`
+  )
 }
 const ratio = (a: string, b: string, note: string) => {
   if (!results.has(a) || !results.has(b)) return

@@ -22,14 +22,22 @@ const Titles = Projection.make({
   name: "titles",
   category: "Document",
   serializer,
-  setup: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`CREATE TABLE IF NOT EXISTS titles (id TEXT PRIMARY KEY, title TEXT NOT NULL)`),
+  setup: Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`CREATE TABLE IF NOT EXISTS titles (id TEXT PRIMARY KEY, title TEXT NOT NULL)`
+  ),
   reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM titles`),
   handlers: {
     DocumentCreated: (e) =>
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO titles ${sql.insert({ id: e.documentId, title: e.title })}`),
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql`INSERT INTO titles ${sql.insert({ id: e.documentId, title: e.title })}`
+      ),
     DocumentRenamed: (e) =>
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE titles SET title = ${e.newTitle} WHERE id = ${e.documentId}`)
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql`UPDATE titles SET title = ${e.newTitle} WHERE id = ${e.documentId}`
+      )
   }
 })
 
@@ -38,13 +46,24 @@ const Renames = Projection.make({
   name: "renames",
   category: "Document",
   serializer,
-  setup: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`CREATE TABLE IF NOT EXISTS renames (event_id TEXT PRIMARY KEY, document_id TEXT, change TEXT)`),
+  setup: Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`CREATE TABLE IF NOT EXISTS renames (event_id TEXT PRIMARY KEY, document_id TEXT, change TEXT)`
+  ),
   reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM renames`),
   handlers: {
     DocumentRenamed: (e, envelope) =>
-      Effect.flatMap(SqlClient.SqlClient, (sql) =>
-        sql`INSERT INTO renames ${sql.insert({ event_id: envelope.eventId, document_id: e.documentId, change: `${e.oldTitle} -> ${e.newTitle}` })}`)
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) =>
+          sql`INSERT INTO renames ${
+            sql.insert({
+              event_id: envelope.eventId,
+              document_id: e.documentId,
+              change: `${e.oldTitle} -> ${e.newTitle}`
+            })
+          }`
+      )
   }
 })
 
@@ -52,7 +71,11 @@ const program = Effect.gen(function*() {
   const store = yield* EventStore.EventStore
   const sql = yield* SqlClient.SqlClient
   const projections = yield* Projections.Projections
-  yield* store.append("Document-1", [serializer.encode(DocumentCreated.make({ documentId: "1", title: "Draft" }))], ExpectedVersion.NoStream)
+  yield* store.append(
+    "Document-1",
+    [serializer.encode(DocumentCreated.make({ documentId: "1", title: "Draft" }))],
+    ExpectedVersion.NoStream
+  )
   const renamed = yield* store.append(
     "Document-1",
     [serializer.encode(DocumentRenamed.make({ documentId: "1", oldTitle: "Draft", newTitle: "Plan" }))],

@@ -2,7 +2,16 @@
 // middleware, idempotent command handling, a unit of work across two aggregates, a query on a
 // read model, the history query, and the bus's feed. Runs on SQLite:
 //   npx tsx --conditions=@chronicle/source examples/write-path.ts
-import { CommandBus, CommandHandler, Middleware, QueryBus, Repository, SnapshotPolicy, StreamHistory, UnitOfWork } from "@chronicle/cqrs"
+import {
+  CommandBus,
+  CommandHandler,
+  Middleware,
+  QueryBus,
+  Repository,
+  SnapshotPolicy,
+  StreamHistory,
+  UnitOfWork
+} from "@chronicle/cqrs"
 import { Aggregate, DomainError } from "@chronicle/domain"
 import { EventStore } from "@chronicle/eventstore"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
@@ -80,17 +89,20 @@ class Accounts extends Context.Tag("example/Accounts")<Accounts, Effect.Effect.S
 //    durable read models are projections).
 class Balances extends Context.Tag("example/Balances")<Balances, Ref.Ref<ReadonlyMap<string, number>>>() {}
 const BalancesLive = Layer.effect(Balances, Ref.make<ReadonlyMap<string, number>>(new Map()))
-const feedBalances = UnitOfWork.onCommitted(Account, (event) =>
-  Effect.flatMap(Balances, (balances) =>
-    Ref.update(balances, (all) => {
-      const id = event.streamId.slice("Account-".length)
-      const delta = event.data._tag === "MoneyDeposited"
-        ? event.data.amount
-        : event.data._tag === "MoneyWithdrawn"
-        ? -event.data.amount
-        : 0
-      return new Map([...all, [id, (all.get(id) ?? 0) + delta]])
-    })))
+const feedBalances = UnitOfWork.onCommitted(
+  Account,
+  (event) =>
+    Effect.flatMap(Balances, (balances) =>
+      Ref.update(balances, (all) => {
+        const id = event.streamId.slice("Account-".length)
+        const delta = event.data._tag === "MoneyDeposited"
+          ? event.data.amount
+          : event.data._tag === "MoneyWithdrawn"
+          ? -event.data.amount
+          : 0
+        return new Map([...all, [id, (all.get(id) ?? 0) + delta]])
+      }))
+)
 
 // 5. Handlers, registered by layers; services are taken when the layer is built.
 const Handlers = Layer.mergeAll(
@@ -105,12 +117,17 @@ const Handlers = Layer.mergeAll(
   ),
   CommandBus.handler(
     Deposit,
-    Effect.map(Accounts, (accounts) =>
-      CommandHandler.fromAggregate(accounts, { id: (c: Deposit) => c.accountId, mode: "update" }))
+    Effect.map(
+      Accounts,
+      (accounts) => CommandHandler.fromAggregate(accounts, { id: (c: Deposit) => c.accountId, mode: "update" })
+    )
   ),
   QueryBus.handler(
     GetBalance,
-    Effect.map(Balances, (balances) => (q: GetBalance) => Effect.map(Ref.get(balances), (all) => all.get(q.accountId) ?? 0))
+    Effect.map(
+      Balances,
+      (balances) => (q: GetBalance) => Effect.map(Ref.get(balances), (all) => all.get(q.accountId) ?? 0)
+    )
   ),
   StreamHistory.layer
 )
@@ -147,12 +164,15 @@ const program = Effect.gen(function*() {
   // A unit of work: a transfer is both streams or neither.
   const accounts = yield* Accounts
   const transfer = (from: string, to: string, amount: number) =>
-    UnitOfWork.transactional(Effect.gen(function*() {
-      const source = yield* UnitOfWork.load(accounts, from)
-      const target = yield* UnitOfWork.load(accounts, to)
-      yield* UnitOfWork.execute(source, { _tag: "Withdraw", amount })
-      yield* UnitOfWork.execute(target, { _tag: "Deposit", amount })
-    }), { correlationId: `transfer-${from}-${to}` })
+    UnitOfWork.transactional(
+      Effect.gen(function*() {
+        const source = yield* UnitOfWork.load(accounts, from)
+        const target = yield* UnitOfWork.load(accounts, to)
+        yield* UnitOfWork.execute(source, { _tag: "Withdraw", amount })
+        yield* UnitOfWork.execute(target, { _tag: "Deposit", amount })
+      }),
+      { correlationId: `transfer-${from}-${to}` }
+    )
   yield* transfer("alice", "bob", 30)
   const overdraft = yield* Effect.flip(transfer("bob", "alice", 1_000))
   console.log("transfer refused:", overdraft._tag)

@@ -8,9 +8,9 @@ import type { Queue, Scope } from "effect"
 import { Context, Effect, Layer, Stream } from "effect"
 import type { BusEvent } from "./BusEvent.js"
 import type { BusError, DuplicateHandler, HandlerNotFound } from "./CqrsError.js"
+import * as Bus from "./internal/bus.js"
 import type { Failure, Message, MessageContext, MessageOf, MessageSchema, SendOptions, Success } from "./Message.js"
 import type { Middleware } from "./Middleware.js"
-import * as Bus from "./internal/bus.js"
 
 /**
  * @since 0.1.0
@@ -154,7 +154,10 @@ export const handler: {
       const bus = yield* CommandBus
       const handle = Effect.isEffect(handleOrBuild) ? yield* handleOrBuild : handleOrBuild
       // The bus routes only messages tagged `schema._tag` (decoded or checked by `schema`) here.
-      yield* bus.register(schema, handle as unknown as (message: Message, context: MessageContext) => Effect.Effect<unknown, unknown>)
+      yield* bus.register(
+        schema,
+        handle as unknown as (message: Message, context: MessageContext) => Effect.Effect<unknown, unknown>
+      )
       const marker: Handler<S["_tag"]> = { [HandlerTypeId]: schema._tag }
       return marker
     })

@@ -11,7 +11,7 @@ import { Effect, Schedule, Schema, Stream } from "effect"
 import { AggregateAlreadyExists, AggregateNotFound } from "./CqrsError.js"
 import { deterministicEventId } from "./internal/ids.js"
 import type { MessageContext } from "./Message.js"
-import type { LoadError, Loaded, Repository, SaveError } from "./Repository.js"
+import type { Loaded, LoadError, Repository, SaveError } from "./Repository.js"
 
 /**
  * What handling a command wrote: the stream, its new version, the global position of the last new
@@ -147,19 +147,27 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
     ? Effect.flatMap(repository.loadOrNew(id), (loaded) =>
       loaded.version === 0
         ? Effect.succeed(loaded)
-        : Effect.fail(new AggregateAlreadyExists({ aggregate: repository.aggregate.name, id, version: loaded.version })))
+        : Effect.fail(
+          new AggregateAlreadyExists({ aggregate: repository.aggregate.name, id, version: loaded.version })
+        ))
     : repository.loadOrNew(id)
 
-  const attempt = Effect.flatMap(load, (loaded) =>
-    Effect.flatMap(repository.aggregate.decide(command, loaded.state), (events) =>
-      Effect.map(repository.save(loaded, events, saveOptions), (saved): CommandResult => ({
-        streamId: saved.streamId,
-        version: saved.version,
-        globalPosition: saved.globalPosition,
-        positions: saved.positions,
-        eventIds: saved.eventIds,
-        duplicate: saved.duplicate
-      }))))
+  const attempt = Effect.flatMap(
+    load,
+    (loaded) =>
+      Effect.flatMap(
+        repository.aggregate.decide(command, loaded.state),
+        (events) =>
+          Effect.map(repository.save(loaded, events, saveOptions), (saved): CommandResult => ({
+            streamId: saved.streamId,
+            version: saved.version,
+            globalPosition: saved.globalPosition,
+            positions: saved.positions,
+            eventIds: saved.eventIds,
+            duplicate: saved.duplicate
+          }))
+      )
+  )
 
   const retried = Effect.retry(attempt, {
     schedule: options.retry ?? defaultRetry,
@@ -242,12 +250,12 @@ export const fromAggregate = <S, C, Ev extends { readonly _tag: string }, E, R, 
   repository: Repository<S, C, Ev, E, R>,
   options: Options<M, C> & { readonly command?: undefined }
 ): (command: M, context: MessageContext) => Effect.Effect<CommandResult, E | ExecuteError, R> =>
-  (message, context) =>
-    execute(repository, options.id(message), message, {
-      ...(options.mode === undefined ? {} : { mode: options.mode }),
-      ...(options.retry === undefined ? {} : { retry: options.retry }),
-      context
-    })
+(message, context) =>
+  execute(repository, options.id(message), message, {
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    context
+  })
 
 /**
  * Like `fromAggregate`, for messages that map to the aggregate's commands.
@@ -259,9 +267,9 @@ export const fromAggregateWith = <S, C, Ev extends { readonly _tag: string }, E,
   repository: Repository<S, C, Ev, E, R>,
   options: Options<M, C> & { readonly command: (message: M) => C }
 ): (message: M, context: MessageContext) => Effect.Effect<CommandResult, E | ExecuteError, R> =>
-  (message, context) =>
-    execute(repository, options.id(message), options.command(message), {
-      ...(options.mode === undefined ? {} : { mode: options.mode }),
-      ...(options.retry === undefined ? {} : { retry: options.retry }),
-      context
-    })
+(message, context) =>
+  execute(repository, options.id(message), options.command(message), {
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    context
+  })

@@ -82,7 +82,12 @@ export const layer = <E, R>(
             )
           }
           return results
-        })).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new EventStoreError.EventStoreError({ operation: "append", cause }))))
+        })).pipe(
+          Effect.catchTag(
+            "SqlError",
+            (cause) => Effect.fail(new EventStoreError.EventStoreError({ operation: "append", cause }))
+          )
+        )
 
       return {
         ...inner,

@@ -91,16 +91,19 @@ export const logging: Middleware = make("logging", (next, context) =>
  * @since 0.1.0
  * @category middleware
  */
-export const tracing: Middleware = make("tracing", (next, context) =>
-  Effect.withSpan(next, `${context.kind} ${context.type}`, {
-    kind: "internal",
-    attributes: {
-      "chronicle.message.kind": context.kind,
-      "chronicle.message.type": context.type,
-      "chronicle.message.id": context.messageId,
-      "chronicle.correlation.id": context.correlationId ?? ""
-    }
-  }))
+export const tracing: Middleware = make(
+  "tracing",
+  (next, context) =>
+    Effect.withSpan(next, `${context.kind} ${context.type}`, {
+      kind: "internal",
+      attributes: {
+        "chronicle.message.kind": context.kind,
+        "chronicle.message.type": context.type,
+        "chronicle.message.id": context.messageId,
+        "chronicle.correlation.id": context.correlationId ?? ""
+      }
+    })
+)
 
 /**
  * The counter `metrics` updates, before tagging (kind, type, outcome).
@@ -166,8 +169,7 @@ export const metrics: Middleware = (() => {
 export const retry = (options: {
   readonly schedule: Schedule.Schedule<unknown, unknown>
   readonly while: (error: unknown) => boolean
-}): Middleware =>
-  make("retry", (next) => Effect.retry(next, { schedule: options.schedule, while: options.while }))
+}): Middleware => make("retry", (next) => Effect.retry(next, { schedule: options.schedule, while: options.while }))
 
 /**
  * Fails a message with `MessageRejected` when it takes longer than `duration`.
@@ -179,6 +181,5 @@ export const timeout = (duration: Duration.DurationInput): Middleware =>
   make("timeout", (next, context) =>
     Effect.timeoutFail(next, {
       duration,
-      onTimeout: () =>
-        new MessageRejected({ kind: context.kind, type: context.type, reason: "timed out" })
+      onTimeout: () => new MessageRejected({ kind: context.kind, type: context.type, reason: "timed out" })
     }))

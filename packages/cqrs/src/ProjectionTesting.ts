@@ -6,8 +6,8 @@
  */
 import type { Serializer } from "@chronicle/eventstore"
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
 import type { Projection } from "./Projection.js"
 import { handles } from "./Projection.js"

@@ -10,8 +10,8 @@ import type { SqlClient } from "@effect/sql"
 import type { Scope } from "effect"
 import { Cause, Clock, Context, Data, Duration, Effect, Layer, Metric, Option, Schedule, Schema, Stream } from "effect"
 import { hostname } from "node:os"
-import type { Projection } from "./Projection.js"
 import * as Store from "./internal/projectionStore.js"
+import type { Projection } from "./Projection.js"
 
 /**
  * What a projection is doing.
@@ -170,7 +170,9 @@ const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n"
 const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Options = {}) =>
   Effect.gen(function*() {
     const store = yield* Store.make.pipe(
-      Effect.mapError((cause) => new ProjectionError({ projection: "*", reason: "could not prepare projection tables", cause }))
+      Effect.mapError((cause) =>
+        new ProjectionError({ projection: "*", reason: "could not prepare projection tables", cause })
+      )
     )
     const events = yield* EventStore.EventStore
     const context = yield* Effect.context<R>()
@@ -183,7 +185,9 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
     const owner = options.owner ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`
     const byName = new Map(projections.map((p) => [p.name, p]))
     yield* Effect.forEach(projections, (p) => store.ensure(p.name)).pipe(
-      Effect.mapError((cause) => new ProjectionError({ projection: "*", reason: "could not register projections", cause }))
+      Effect.mapError((cause) =>
+        new ProjectionError({ projection: "*", reason: "could not register projections", cause })
+      )
     )
 
     const fail = (projection: string, reason: string) => (cause: unknown) =>
@@ -209,13 +213,23 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       )
 
     /** Applies a batch and moves the checkpoint, in one transaction for SQL read models. */
-    const commit = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>, to: number, state: State) =>
+    const commit = (
+      p: Projection<unknown, R>,
+      batch: ReadonlyArray<EventStore.RecordedEvent>,
+      to: number,
+      state: State
+    ) =>
       p.transactional
         ? sql.withTransaction(Effect.zipRight(applyAll(p, batch), advance(p, to, state)))
         : Effect.zipRight(applyAll(p, batch), advance(p, to, state))
 
     /** A batch failed: apply it one event at a time, retrying, and quarantine what still fails. */
-    const slowPath = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>, to: number, state: State) =>
+    const slowPath = (
+      p: Projection<unknown, R>,
+      batch: ReadonlyArray<EventStore.RecordedEvent>,
+      to: number,
+      state: State
+    ) =>
       Effect.gen(function*() {
         for (const event of batch) {
           const single = commit(p, [event], event.globalPosition, state).pipe(
@@ -228,7 +242,9 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           }
           const error = describe(outcome.cause)
           const t = yield* now
-          yield* Effect.logError(`projection ${p.name}: event ${event.eventId} at ${event.globalPosition} failed: ${error}`)
+          yield* Effect.logError(
+            `projection ${p.name}: event ${event.eventId} at ${event.globalPosition} failed: ${error}`
+          )
           if (onPoison === "skip") {
             yield* sql.withTransaction(
               Effect.zipRight(store.quarantine(p.name, event, error, t), advance(p, event.globalPosition, state))
@@ -280,7 +296,10 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           position = to
           if (atHead) {
             // wait for new events, waking at least often enough to renew the lease
-            yield* events.subscribe({ from: position, ...(p.category === undefined ? {} : { filter: EventStore.category(p.category) }) }).pipe(
+            yield* events.subscribe({
+              from: position,
+              ...(p.category === undefined ? {} : { filter: EventStore.category(p.category) })
+            }).pipe(
               Stream.runHead,
               Effect.race(Effect.sleep(Duration.millis(ttl / 3))),
               Effect.ignore
@@ -295,11 +314,17 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         const acquired = yield* Effect.flatMap(now, (t) => store.acquire(p.name, owner, t, ttl))
         if (!acquired) return yield* Effect.sleep(acquireInterval)
         yield* follow(p).pipe(
-          Effect.ensuring(Effect.flatMap(now, (t) => store.release(p.name, owner, "stopped", null, t)).pipe(Effect.ignore)),
-          Effect.catchIf((e): e is LeaseLost => e instanceof LeaseLost, () =>
-            Effect.logWarning(`projection ${p.name}: lease lost; another worker owns it now`)),
-          Effect.catchIf((e): e is Poisoned => e instanceof Poisoned, (e) =>
-            Effect.logError(`projection ${p.name}: stopped on a poison event: ${e.error}`)),
+          Effect.ensuring(
+            Effect.flatMap(now, (t) => store.release(p.name, owner, "stopped", null, t)).pipe(Effect.ignore)
+          ),
+          Effect.catchIf(
+            (e): e is LeaseLost => e instanceof LeaseLost,
+            () => Effect.logWarning(`projection ${p.name}: lease lost; another worker owns it now`)
+          ),
+          Effect.catchIf(
+            (e): e is Poisoned => e instanceof Poisoned,
+            (e) => Effect.logError(`projection ${p.name}: stopped on a poison event: ${e.error}`)
+          ),
           Effect.catchAllCause((cause) =>
             Effect.zipRight(
               Effect.logError(`projection ${p.name}: failed, will retry: ${describe(cause)}`),
@@ -307,7 +332,10 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
             )
           )
         )
-      }).pipe(Effect.catchAllCause((cause) => Effect.logError(`projection ${p.name}: ${describe(cause)}`)), Effect.forever)
+      }).pipe(
+        Effect.catchAllCause((cause) => Effect.logError(`projection ${p.name}: ${describe(cause)}`)),
+        Effect.forever
+      )
 
     const status: Service["status"] = Effect.gen(function*() {
       const head = yield* events.head
@@ -336,10 +364,15 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       Effect.gen(function*() {
         const names = waitOptions.projections ?? projections.map((p) => p.name)
         yield* Effect.forEach(names, find)
-        const lagging = Effect.map(store.all, (rows) =>
-          names.filter((name) => (rows.find((r) => r.name === name)?.position ?? 0) < position))
+        const lagging = Effect.map(
+          store.all,
+          (rows) => names.filter((name) => (rows.find((r) => r.name === name)?.position ?? 0) < position)
+        )
         const reached = yield* lagging.pipe(
-          Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (l) => l.length === 0 }),
+          Effect.repeat({
+            schedule: Schedule.spaced("20 millis"),
+            until: (l) => l.length === 0
+          }),
           Effect.timeoutOption(waitOptions.timeout ?? "5 seconds"),
           Effect.mapError(fail(names.join(", "), "waiting failed"))
         )
@@ -354,13 +387,16 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         const p = yield* find(name)
         // ask a running worker to hand the projection over, then take its lease once it lets go
         // (or once its lease expires, if it died); a failed projection can be rebuilt too
-        yield* Effect.flatMap(now, (t) => store.requestHandover(name, t)).pipe(Effect.mapError(fail(name, "could not request the lease")))
+        yield* Effect.flatMap(now, (t) => store.requestHandover(name, t)).pipe(
+          Effect.mapError(fail(name, "could not request the lease"))
+        )
         yield* Effect.flatMap(now, (t) => store.acquireForRebuild(name, owner, t, ttl)).pipe(
           Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (acquired) => acquired }),
           Effect.mapError(fail(name, "could not take the lease"))
         )
         yield* Effect.addFinalizer(() =>
-          Effect.flatMap(now, (t) => store.release(name, owner, "idle", null, t)).pipe(Effect.ignore))
+          Effect.flatMap(now, (t) => store.release(name, owner, "idle", null, t)).pipe(Effect.ignore)
+        )
         yield* provided(p.setup).pipe(Effect.mapError(fail(name, "setup failed")))
         const t0 = yield* now
         yield* sql.withTransaction(Effect.zipRight(provided(p.reset), store.resetCheckpoint(name, owner, t0))).pipe(
@@ -391,7 +427,11 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
               )
             }
             return [progress, atHead ? Option.none() : Option.some({ position: to, done })] as const
-          }).pipe(Effect.mapError((e) => e instanceof LeaseLost || e instanceof Poisoned ? fail(name, "rebuild interrupted")(e) : fail(name, "rebuild failed")(e))))
+          }).pipe(Effect.mapError((e) =>
+            e instanceof LeaseLost || e instanceof Poisoned
+              ? fail(name, "rebuild interrupted")(e)
+              : fail(name, "rebuild failed")(e)
+          )))
       }))
 
     const quarantinedEvents: Service["quarantined"] = (name) =>

@@ -268,7 +268,9 @@ export const makeWith = <
 
   const notFound = (id: string, deleted: boolean) => new AggregateNotFound({ aggregate: aggregate.name, id, deleted })
 
-  const readSnapshot = (streamId: string): Effect.Effect<Option.Option<{ state: State; version: number }>, EventStoreError.EventStoreError> => {
+  const readSnapshot = (
+    streamId: string
+  ): Effect.Effect<Option.Option<{ state: State; version: number }>, EventStoreError.EventStoreError> => {
     if (decodeState === undefined) return Effect.succeed(Option.none())
     return Effect.flatMap(store.loadSnapshot(streamId), (found) => {
       if (Option.isNone(found) || found.value.schemaVersion !== snapshotVersion) return Effect.succeed(Option.none())
@@ -335,8 +337,10 @@ export const makeWith = <
   const load = (id: string) => Effect.flatMap(replay(id, { useSnapshot: always }), checkFound)
 
   const loadOrNew = (id: string) =>
-    Effect.flatMap(replay(id, { useSnapshot: always }), (loaded) =>
-      loaded.version === 0 ? Effect.succeed(loaded) : checkFound(loaded))
+    Effect.flatMap(
+      replay(id, { useSnapshot: always }),
+      (loaded) => loaded.version === 0 ? Effect.succeed(loaded) : checkFound(loaded)
+    )
 
   const find = (id: string) =>
     load(id).pipe(
@@ -497,15 +501,21 @@ export const makeWith = <
 
   const add = (id: string, events: ReadonlyArray<Event>, saveOptions?: SaveOptions) =>
     append(fresh(id), events, ExpectedVersion.NoStream, saveOptions).pipe(
-      Effect.catchTag("WrongExpectedVersion", (error) =>
-        Effect.fail(new AggregateAlreadyExists({ aggregate: aggregate.name, id, version: error.actual })))
+      Effect.catchTag(
+        "WrongExpectedVersion",
+        (error) => Effect.fail(new AggregateAlreadyExists({ aggregate: aggregate.name, id, version: error.actual }))
+      )
     )
 
   const update = <E2, R2>(
     id: string,
     change: (state: State) => Effect.Effect<ReadonlyArray<Event>, E2, R2>,
     saveOptions?: SaveOptions
-  ) => Effect.flatMap(load(id), (loaded) => Effect.flatMap(change(loaded.state), (events) => save(loaded, events, saveOptions)))
+  ) =>
+    Effect.flatMap(
+      load(id),
+      (loaded) => Effect.flatMap(change(loaded.state), (events) => save(loaded, events, saveOptions))
+    )
 
   const handle = (id: string, command: Command, saveOptions?: SaveOptions) =>
     Effect.flatMap(
@@ -524,7 +534,9 @@ export const makeWith = <
   const remove = (id: string, saveOptions?: SaveOptions): Effect.Effect<void, LoadError | SaveError> =>
     deletion === undefined
       ? tombstone(id)
-      : Effect.asVoid(Effect.flatMap(load(id), (loaded) => save(loaded, [deletion.event(loaded.state, id)], saveOptions)))
+      : Effect.asVoid(
+        Effect.flatMap(load(id), (loaded) => save(loaded, [deletion.event(loaded.state, id)], saveOptions))
+      )
 
   return {
     aggregate: aggregate as Aggregate.Aggregate<State, Command, Event, unknown, E, R>,

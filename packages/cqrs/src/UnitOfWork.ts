@@ -40,7 +40,9 @@ export interface Tracked<State, Command, Event extends { readonly _tag: string }
 }
 
 // The one mutable record behind a tracked aggregate: the identity map hands out this object.
-class Entry<State, Command, Event extends { readonly _tag: string }, E, R> implements Tracked<State, Command, Event, E, R> {
+class Entry<State, Command, Event extends { readonly _tag: string }, E, R>
+  implements Tracked<State, Command, Event, E, R>
+{
   pending: Array<Event> = []
   constructor(
     readonly repository: Repository<State, Command, Event, E, R>,
@@ -319,8 +321,10 @@ const makeWith = (
     Effect.map(asEntry(tracked), (entry) => entry.record(events))
 
   const execute: UnitOfWork["execute"] = (tracked, command) =>
-    Effect.flatMap(asEntry(tracked), (entry) =>
-      Effect.tap(entry.repository.aggregate.decide(command, entry.state), (events) => entry.record(events)))
+    Effect.flatMap(
+      asEntry(tracked),
+      (entry) => Effect.tap(entry.repository.aggregate.decide(command, entry.state), (events) => entry.record(events))
+    )
 
   const registerDeleted: UnitOfWork["registerDeleted"] = (tracked) =>
     Effect.flatMap(asEntry(tracked), (entry) => {
@@ -375,7 +379,13 @@ const makeWith = (
         entry.version = result.version
         entry.pending = []
         entry.snapshotVersion = yield* entry.repository.snapshotAfterSave(
-          { id: entry.id, streamId: entry.streamId, state: entry.state, version: entry.version, snapshotVersion: entry.snapshotVersion },
+          {
+            id: entry.id,
+            streamId: entry.streamId,
+            state: entry.state,
+            version: entry.version,
+            snapshotVersion: entry.snapshotVersion
+          },
           appended
         )
       }
@@ -411,14 +421,21 @@ const runHandlers = (
 ): Effect.Effect<void> =>
   handlers.length === 0
     ? Effect.void
-    : Effect.forEach(events, (event) =>
-      Effect.forEach(handlers, (handler) =>
-        Effect.catchAllCause(handler(event), (cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.void
-            : Effect.logWarning(`commit handler failed for ${event.type} ${event.eventId}; the commit stands`, cause))), {
+    : Effect.forEach(
+      events,
+      (event) =>
+        Effect.forEach(handlers, (handler) =>
+          Effect.catchAllCause(handler(event), (cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.void
+              : Effect.logWarning(
+                `commit handler failed for ${event.type} ${event.eventId}; the commit stands`,
+                cause
+              ))),
+      {
         discard: true
-      })
+      }
+    )
 
 /**
  * The unit of work of the current transactional effect.

@@ -1,9 +1,24 @@
 // The buses on their own: routing, middleware order, the feed, missing handlers, validation,
 // metrics. The handlers here need no store except the history query's.
-import { assert, describe, it } from "@effect/vitest"
 import { BusEvent, CommandBus, CqrsError, Middleware, QueryBus, StreamHistory } from "@chronicle/cqrs"
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
-import { Chunk, Effect, Exit, Fiber, Layer, Metric, MetricState, Option, Queue, Ref, Schedule, Schema, Stream, TestClock } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Chunk,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Metric,
+  MetricState,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
 
 class Greet extends Schema.TaggedRequest<Greet>()("Greet", {
   payload: { name: Schema.NonEmptyString },
@@ -42,9 +57,15 @@ class Greetings extends Effect.Service<Greetings>()("test/Greetings", {
 
 const GreetHandler = CommandBus.handler(
   Greet,
-  Effect.map(Greetings, (count) => (command: Greet) => Effect.as(Ref.update(count, (n) => n + 1), `hello ${command.name}`))
+  Effect.map(
+    Greetings,
+    (count) => (command: Greet) => Effect.as(Ref.update(count, (n) => n + 1), `hello ${command.name}`)
+  )
 )
-const FailHandler = CommandBus.handler(Fail, (command) => Effect.fail({ _tag: "Refused" as const, reason: command.reason }))
+const FailHandler = CommandBus.handler(
+  Fail,
+  (command) => Effect.fail({ _tag: "Refused" as const, reason: command.reason })
+)
 const BoomHandler = CommandBus.handler(Boom, () => Effect.dieMessage("kaboom"))
 const CountHandler = QueryBus.handler(CountGreetings, Effect.map(Greetings, (count) => () => Ref.get(count)))
 
@@ -120,7 +141,10 @@ describe("CommandBus and QueryBus", () => {
       const note = (entry: string) => Ref.update(trail, (all) => [...all, entry])
       const recording = (name: string) =>
         Middleware.make(name, (next, context) =>
-          note(`${name}>${context.type}`).pipe(Effect.zipRight(next), Effect.tap(() => note(`${name}<`))))
+          note(`${name}>${context.type}`).pipe(
+            Effect.zipRight(next),
+            Effect.tap(() => note(`${name}<`))
+          ))
       const handler = CommandBus.handler(Greet, (command) => Effect.as(note("handler"), command.name))
       const layer = handler.pipe(
         Layer.provideMerge(CommandBus.layer({ middleware: [recording("a"), recording("b"), recording("c")] }))
@@ -159,11 +183,16 @@ describe("CommandBus and QueryBus", () => {
     Effect.gen(function*() {
       const attempts = yield* Ref.make(0)
       const flaky = CommandBus.handler(Fail, () =>
-        Effect.flatMap(Ref.updateAndGet(attempts, (n) => n + 1), (n) =>
-          n < 3 ? Effect.fail({ _tag: "Refused" as const, reason: "transient" }) : Effect.void))
+        Effect.flatMap(
+          Ref.updateAndGet(attempts, (n) => n + 1),
+          (n) => n < 3 ? Effect.fail({ _tag: "Refused" as const, reason: "transient" }) : Effect.void
+        ))
       const layer = flaky.pipe(
         Layer.provideMerge(CommandBus.layer({
-          middleware: [Middleware.retry({ schedule: Schedule.recurs(5), while: (e) => (e as { reason?: string }).reason === "transient" })]
+          middleware: [Middleware.retry({
+            schedule: Schedule.recurs(5),
+            while: (e) => (e as { reason?: string }).reason === "transient"
+          })]
         }))
       )
       yield* CommandBus.send(new Fail({ reason: "x" })).pipe(Effect.provide(layer))
@@ -184,7 +213,9 @@ describe("CommandBus and QueryBus", () => {
     Effect.gen(function*() {
       const slow = CommandBus.handler(Fail, () => Effect.never)
       const layer = slow.pipe(Layer.provideMerge(CommandBus.layer({ middleware: [Middleware.timeout("1 second")] })))
-      const fiber = yield* Effect.fork(Effect.flip(CommandBus.send(new Fail({ reason: "x" })).pipe(Effect.provide(layer))))
+      const fiber = yield* Effect.fork(
+        Effect.flip(CommandBus.send(new Fail({ reason: "x" })).pipe(Effect.provide(layer)))
+      )
       yield* TestClock.adjust("2 seconds")
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "MessageRejected")
@@ -224,7 +255,11 @@ describe("CommandBus and QueryBus", () => {
       assert.strictEqual(failed._tag === "CommandFailed" ? failed.error : "", "Refused")
       for (const event of seenCommands) assert.isAtLeast(event.durationMillis, 0)
       // a query without a handler never reaches the pipeline: it is not on the feed
-      assert.deepStrictEqual(seenQueries.map((e) => [e._tag, e.type, e.messageId]), [["QueryExecuted", "CountGreetings", "q-1"]])
+      assert.deepStrictEqual(seenQueries.map((e) => [e._tag, e.type, e.messageId]), [[
+        "QueryExecuted",
+        "CountGreetings",
+        "q-1"
+      ]])
       // the events are valid against the feed's schema
       for (const event of [...seenCommands, ...seenQueries]) {
         assert.isTrue(Option.isSome(Schema.validateOption(BusEvent.BusEvent)(event)))
@@ -263,7 +298,9 @@ describe("CommandBus and QueryBus", () => {
         ["Changed", 2, { n: 2 }],
         ["Changed", 3, { n: 3 }]
       ])
-      const page = yield* QueryBus.send(new StreamHistory.GetStreamHistory({ streamId: "Thing-1", fromVersion: 2, limit: 1 }))
+      const page = yield* QueryBus.send(
+        new StreamHistory.GetStreamHistory({ streamId: "Thing-1", fromVersion: 2, limit: 1 })
+      )
       assert.deepStrictEqual(page.map((e) => e.streamVersion), [2])
     }).pipe(
       Effect.provide(StreamHistory.layer.pipe(

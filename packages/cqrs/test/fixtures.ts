@@ -1,7 +1,7 @@
 // A bank account: small enough to reason about in properties, rich enough to refuse commands.
+import { CommandHandler } from "@chronicle/cqrs"
 import { Aggregate, DomainError } from "@chronicle/domain"
 import { Effect, Match, Schema } from "effect"
-import { CommandHandler } from "@chronicle/cqrs"
 
 export const AccountOpened = Schema.TaggedStruct("AccountOpened", { owner: Schema.NonEmptyTrimmedString })
 export const MoneyDeposited = Schema.TaggedStruct("MoneyDeposited", { amount: Schema.Int.pipe(Schema.positive()) })

@@ -5,5 +5,9 @@ import * as Suite from "./suite.js"
 const pgUrl = inject("pgUrl")
 
 describe.skipIf(pgUrl === null)("PostgreSQL", () => {
-  Suite.run({ name: "PostgreSQL", layer: PgEventStore.layer({ url: pgUrl ?? "", pollInterval: "50 millis" }), runs: 10 })
+  Suite.run({
+    name: "PostgreSQL",
+    layer: PgEventStore.layer({ url: pgUrl ?? "", pollInterval: "50 millis" }),
+    runs: 10
+  })
 })

@@ -27,21 +27,29 @@ export const totalsProjection = (table: string, options: {
     ...(options.category === undefined ? {} : { category: options.category }),
     serializer,
     setup: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (stream_id TEXT PRIMARY KEY, total BIGINT NOT NULL, events BIGINT NOT NULL)`)),
+      sql.unsafe(
+        `CREATE TABLE IF NOT EXISTS ${table} (stream_id TEXT PRIMARY KEY, total BIGINT NOT NULL, events BIGINT NOT NULL)`
+      )),
     reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DELETE FROM ${table}`)),
     handlers: {
       Added: (event, envelope) =>
         Effect.gen(function*() {
           const failing = options.failOn === undefined ? new Set<number>() : yield* Ref.get(options.failOn)
-          if (failing.has(event.n)) return yield* Effect.fail(new Refused({ n: event.n }))
+          if (failing.has(event.n)) {
+            return yield* Effect.fail(new Refused({ n: event.n }))
+          }
           const sql = yield* SqlClient.SqlClient
           yield* sql`INSERT INTO ${sql(table)} (stream_id, total, events) VALUES (${envelope.streamId}, ${event.n}, 1)
-            ON CONFLICT (stream_id) DO UPDATE SET total = ${sql(table)}.total + excluded.total, events = ${sql(table)}.events + 1`
+            ON CONFLICT (stream_id) DO UPDATE SET total = ${sql(table)}.total + excluded.total, events = ${
+            sql(table)
+          }.events + 1`
         })
     },
     ...(options.batched === true
       ? {
-        applyBatch: (envelopes: ReadonlyArray<{ readonly streamId: string; readonly data: typeof CounterEvent.Type }>) =>
+        applyBatch: (
+          envelopes: ReadonlyArray<{ readonly streamId: string; readonly data: typeof CounterEvent.Type }>
+        ) =>
           Effect.gen(function*() {
             const sql = yield* SqlClient.SqlClient
             const sums = new Map<string, { total: number; events: number }>()
@@ -53,7 +61,9 @@ export const totalsProjection = (table: string, options: {
             if (sums.size === 0) return
             const rows = [...sums].map(([id, s]) => ({ stream_id: id, total: s.total, events: s.events }))
             yield* sql`INSERT INTO ${sql(table)} ${sql.insert(rows)}
-              ON CONFLICT (stream_id) DO UPDATE SET total = ${sql(table)}.total + excluded.total, events = ${sql(table)}.events + excluded.events`
+              ON CONFLICT (stream_id) DO UPDATE SET total = ${sql(table)}.total + excluded.total, events = ${
+              sql(table)
+            }.events + excluded.events`
           })
       }
       : {})
@@ -70,7 +80,9 @@ export const replay = (category: string) =>
       const t = totals.get(e.streamId) ?? { total: 0, events: 0 }
       totals.set(e.streamId, { total: t.total + e.data.n, events: t.events + 1 })
     }
-    return [...totals].map(([stream_id, t]) => ({ stream_id, ...t })).sort((a, b) => a.stream_id.localeCompare(b.stream_id))
+    return [...totals].map(([stream_id, t]) => ({ stream_id, ...t })).sort((a, b) =>
+      a.stream_id.localeCompare(b.stream_id)
+    )
   })
 
 export const readModel = (table: string) =>

@@ -51,36 +51,42 @@ describe("projection workers killed with SIGKILL", () => {
 })
 
 describe.skipIf(pgUrl === null)("two projection workers on PostgreSQL", () => {
-  it.live("when the owner is killed the other takes over and the read model equals a replay", () =>
-    Effect.gen(function*() {
-      const url = pgUrl ?? ""
-      const cat = fresh("p")
-      const table = fresh("t")
-      yield* Effect.gen(function*() {
-        yield* addEvents(cat, 3, 20)
-        const workers = new Map(["a", "b"].map((name) => [name, spawnTs(worker, ["pg", url, table, cat, `pg-${name}`], packageDir)]))
-        yield* Effect.addFinalizer(() => Effect.sync(() => workers.forEach((w) => w.process.kill("SIGKILL"))))
-        const status = Effect.flatMap(Projections.Projections, (p) => p.status).pipe(
-          Effect.provide(Projections.layer([totalsProjection(table, { category: cat })]))
-        )
-        const ownerNow = Effect.map(status, (s) => s[0].owner)
-        const first = yield* ownerNow.pipe(
-          Effect.delay("100 millis"),
-          Effect.repeat({ until: (o) => o !== null }),
-          Effect.timeout("30 seconds")
-        )
-        const owner = workers.get(String(first).replace("pg-", ""))
-        assert.isDefined(owner)
-        owner?.process.kill("SIGKILL")
-        const killedAt = Date.now()
-        const last = yield* addEvents(cat, 3, 10, 500)
-        yield* waitForCheckpoint(table, cat, last)
-        const second = yield* ownerNow
-        assert.isNotNull(second)
-        assert.notStrictEqual(second, first)
-        // takeover within the lease time plus the acquire interval, well under 10 s
-        assert.isBelow(Date.now() - killedAt, 10_000)
-        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
-      }).pipe(Effect.scoped, Effect.provide(Layer.orDie(PgEventStore.layer({ url, pollInterval: "50 millis" }))))
-    }), 120_000)
+  it.live(
+    "when the owner is killed the other takes over and the read model equals a replay",
+    () =>
+      Effect.gen(function*() {
+        const url = pgUrl ?? ""
+        const cat = fresh("p")
+        const table = fresh("t")
+        yield* Effect.gen(function*() {
+          yield* addEvents(cat, 3, 20)
+          const workers = new Map(
+            ["a", "b"].map((name) => [name, spawnTs(worker, ["pg", url, table, cat, `pg-${name}`], packageDir)])
+          )
+          yield* Effect.addFinalizer(() => Effect.sync(() => workers.forEach((w) => w.process.kill("SIGKILL"))))
+          const status = Effect.flatMap(Projections.Projections, (p) => p.status).pipe(
+            Effect.provide(Projections.layer([totalsProjection(table, { category: cat })]))
+          )
+          const ownerNow = Effect.map(status, (s) => s[0].owner)
+          const first = yield* ownerNow.pipe(
+            Effect.delay("100 millis"),
+            Effect.repeat({ until: (o) => o !== null }),
+            Effect.timeout("30 seconds")
+          )
+          const owner = workers.get(String(first).replace("pg-", ""))
+          assert.isDefined(owner)
+          owner?.process.kill("SIGKILL")
+          const killedAt = Date.now()
+          const last = yield* addEvents(cat, 3, 10, 500)
+          yield* waitForCheckpoint(table, cat, last)
+          const second = yield* ownerNow
+          assert.isNotNull(second)
+          assert.notStrictEqual(second, first)
+          // takeover within the lease time plus the acquire interval, well under 10 s
+          assert.isBelow(Date.now() - killedAt, 10_000)
+          assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        }).pipe(Effect.scoped, Effect.provide(Layer.orDie(PgEventStore.layer({ url, pollInterval: "50 millis" }))))
+      }),
+    120_000
+  )
 })

@@ -10,10 +10,22 @@ import { Chunk, Effect, Exit, Layer, Ref, Scope, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Added, addEvents, fresh, Noted, readModel, replay, serializer, totalsProjection } from "./projectionFixtures.js"
+import {
+  Added,
+  addEvents,
+  fresh,
+  Noted,
+  readModel,
+  replay,
+  serializer,
+  totalsProjection
+} from "./projectionFixtures.js"
 
 const store = () =>
-  SqliteEventStore.layer({ filename: join(mkdtempSync(join(tmpdir(), "chronicle-proj-")), "db.sqlite"), pollInterval: "20 millis" })
+  SqliteEventStore.layer({
+    filename: join(mkdtempSync(join(tmpdir(), "chronicle-proj-")), "db.sqlite"),
+    pollInterval: "20 millis"
+  })
 
 const fast = { leaseTtl: "600 millis", acquireInterval: "100 millis", batchSize: 50 } as const
 
@@ -35,7 +47,9 @@ describe("async projections", () => {
       const worker = yield* start(Projections.layerWorker([projection], fast))
       const projections = Layer.succeedContext(worker.context)
       const last = yield* addEvents(cat, 5, 3, 100)
-      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(Effect.provide(projections))
+      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
+        Effect.provide(projections)
+      )
       assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
       const [status] = yield* Effect.flatMap(Projections.Projections, (p) => p.status).pipe(Effect.provide(projections))
       assert.strictEqual(status.state, "running")
@@ -50,47 +64,55 @@ describe("async projections", () => {
       const cat = fresh("c")
       const projection = totalsProjection(fresh("t"), { category: cat })
       const last = yield* addEvents(cat, 1, 1)
-      const error = yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "200 millis" })).pipe(
-        Effect.provide(Projections.layer([projection], fast)),
-        Effect.flip
-      )
+      const error = yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "200 millis" }))
+        .pipe(
+          Effect.provide(Projections.layer([projection], fast)),
+          Effect.flip
+        )
       assert.strictEqual(error._tag, "ProjectionTimeout")
       if (error._tag === "ProjectionTimeout") assert.deepStrictEqual(error.lagging, [projection.name])
       yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
         Effect.provide(Projections.layerWorker([projection], fast)),
         Effect.scoped
       )
-      const unknown = yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(1, { projections: ["nope"] })).pipe(
-        Effect.provide(Projections.layer([projection], fast)),
-        Effect.flip
-      )
+      const unknown = yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(1, { projections: ["nope"] }))
+        .pipe(
+          Effect.provide(Projections.layer([projection], fast)),
+          Effect.flip
+        )
       assert.strictEqual(unknown._tag, "UnknownProjection")
     }).pipe(Effect.provide(store())), 30_000)
 
-  it.live("two workers never run one projection at once; when the owner stops the other takes over", () =>
-    Effect.gen(function*() {
-      const cat = fresh("c")
-      const table = fresh("t")
-      const projection = totalsProjection(table, { category: cat })
-      const a = yield* start(Projections.layerWorker([projection], { ...fast, owner: "worker-a" }))
-      yield* Effect.sleep("300 millis")
-      const b = yield* start(Projections.layerWorker([projection], { ...fast, owner: "worker-b" }))
-      const status = Effect.flatMap(Projections.Projections, (p) => p.status).pipe(Effect.provide(Layer.succeedContext(b.context)))
-      yield* addEvents(cat, 3, 10)
-      const last = yield* addEvents(cat, 3, 1, 50)
-      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
-        Effect.provide(Layer.succeedContext(b.context))
-      )
-      assert.strictEqual((yield* status)[0].owner, "worker-a")
-      yield* a.stop
-      const more = yield* addEvents(cat, 3, 5, 200)
-      yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "10 seconds" })).pipe(
-        Effect.provide(Layer.succeedContext(b.context))
-      )
-      assert.strictEqual((yield* status)[0].owner, "worker-b")
-      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
-      yield* b.stop
-    }).pipe(Effect.provide(store())), 30_000)
+  it.live(
+    "two workers never run one projection at once; when the owner stops the other takes over",
+    () =>
+      Effect.gen(function*() {
+        const cat = fresh("c")
+        const table = fresh("t")
+        const projection = totalsProjection(table, { category: cat })
+        const a = yield* start(Projections.layerWorker([projection], { ...fast, owner: "worker-a" }))
+        yield* Effect.sleep("300 millis")
+        const b = yield* start(Projections.layerWorker([projection], { ...fast, owner: "worker-b" }))
+        const status = Effect.flatMap(Projections.Projections, (p) => p.status).pipe(
+          Effect.provide(Layer.succeedContext(b.context))
+        )
+        yield* addEvents(cat, 3, 10)
+        const last = yield* addEvents(cat, 3, 1, 50)
+        yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
+          Effect.provide(Layer.succeedContext(b.context))
+        )
+        assert.strictEqual((yield* status)[0].owner, "worker-a")
+        yield* a.stop
+        const more = yield* addEvents(cat, 3, 5, 200)
+        yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "10 seconds" })).pipe(
+          Effect.provide(Layer.succeedContext(b.context))
+        )
+        assert.strictEqual((yield* status)[0].owner, "worker-b")
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        yield* b.stop
+      }).pipe(Effect.provide(store())),
+    30_000
+  )
 
   it.live("a poison event is quarantined and skipped, then replayed once fixed", () =>
     Effect.gen(function*() {
@@ -100,7 +122,8 @@ describe("async projections", () => {
       const projection = totalsProjection(table, { category: cat, failOn })
       const store = yield* EventStore.EventStore
       yield* store.append(`${cat}-a`, [1, 13, 2].map((n) => serializer.encode(Added.make({ n }))), ExpectedVersion.Any)
-      const last = (yield* store.append(`${cat}-b`, [serializer.encode(Added.make({ n: 5 }))], ExpectedVersion.Any)).positions[0]
+      const last =
+        (yield* store.append(`${cat}-b`, [serializer.encode(Added.make({ n: 5 }))], ExpectedVersion.Any)).positions[0]
       yield* Effect.gen(function*() {
         const p = yield* Projections.Projections
         yield* p.waitFor(last, { timeout: "10 seconds" })
@@ -130,7 +153,11 @@ describe("async projections", () => {
       const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
       const projection = totalsProjection(table, { category: cat, failOn })
       const store = yield* EventStore.EventStore
-      const written = yield* store.append(`${cat}-a`, [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))), ExpectedVersion.Any)
+      const written = yield* store.append(
+        `${cat}-a`,
+        [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
+        ExpectedVersion.Any
+      )
       yield* Effect.gen(function*() {
         const p = yield* Projections.Projections
         const failed = yield* p.status.pipe(
@@ -158,42 +185,52 @@ describe("async projections", () => {
       yield* projection.setup
       // a read model gone wrong
       yield* sql.unsafe(`INSERT INTO ${table} (stream_id, total, events) VALUES ('bogus', 1, 1)`)
-      const progress = yield* Effect.flatMap(Projections.Projections, (p) => Stream.runCollect(p.rebuild(projection.name))).pipe(
-        Effect.provide(Projections.layer([projection], fast))
-      )
+      const progress = yield* Effect.flatMap(Projections.Projections, (p) =>
+        Stream.runCollect(p.rebuild(projection.name))).pipe(
+          Effect.provide(Projections.layer([projection], fast))
+        )
       const steps = Chunk.toReadonlyArray(progress)
       assert.isAbove(steps.length, 2)
       const lastStep = steps[steps.length - 1]
       assert.strictEqual(lastStep.done, 480)
       assert.strictEqual(lastStep.total, 480)
       assert.strictEqual(lastStep.etaSeconds, 0)
-      for (let i = 1; i < steps.length; i++) assert.isAtLeast(steps[i].done, steps[i - 1].done)
+      for (let i = 1; i < steps.length; i++) {
+        assert.isAtLeast(steps[i].done, steps[i - 1].done)
+      }
       assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
     }).pipe(Effect.provide(store())), 30_000)
 
-  it.live("a rebuild takes the projection over from a running worker, which resumes it afterwards", () =>
-    Effect.gen(function*() {
-      const cat = fresh("c")
-      const table = fresh("t")
-      const projection = totalsProjection(table, { category: cat })
-      const worker = yield* start(Projections.layerWorker([projection], { ...fast, owner: "the-worker" }))
-      const onWorker = <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
-        Effect.provide(effect, Layer.succeedContext(worker.context))
-      const first = yield* addEvents(cat, 3, 40)
-      yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(first, { timeout: "10 seconds" })))
-      const progress = yield* Effect.flatMap(Projections.Projections, (p) => Stream.runCollect(p.rebuild(projection.name))).pipe(
-        Effect.provide(Projections.layer([projection], { ...fast, owner: "the-rebuilder" })),
-        Effect.timeout("20 seconds")
-      )
-      assert.strictEqual(Chunk.toReadonlyArray(progress).at(-1)?.done, 240)
-      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
-      const more = yield* addEvents(cat, 3, 5, 900)
-      yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "10 seconds" })))
-      assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
-      const [status] = yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.status))
-      assert.strictEqual(status.owner, "the-worker")
-      yield* worker.stop
-    }).pipe(Effect.provide(store())), 60_000)
+  it.live(
+    "a rebuild takes the projection over from a running worker, which resumes it afterwards",
+    () =>
+      Effect.gen(function*() {
+        const cat = fresh("c")
+        const table = fresh("t")
+        const projection = totalsProjection(table, { category: cat })
+        const worker = yield* start(Projections.layerWorker([projection], { ...fast, owner: "the-worker" }))
+        const onWorker = <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
+          Effect.provide(effect, Layer.succeedContext(worker.context))
+        const first = yield* addEvents(cat, 3, 40)
+        yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(first, { timeout: "10 seconds" })))
+        const progress = yield* Effect.flatMap(
+          Projections.Projections,
+          (p) => Stream.runCollect(p.rebuild(projection.name))
+        ).pipe(
+          Effect.provide(Projections.layer([projection], { ...fast, owner: "the-rebuilder" })),
+          Effect.timeout("20 seconds")
+        )
+        assert.strictEqual(Chunk.toReadonlyArray(progress).at(-1)?.done, 240)
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        const more = yield* addEvents(cat, 3, 5, 900)
+        yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "10 seconds" })))
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        const [status] = yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.status))
+        assert.strictEqual(status.owner, "the-worker")
+        yield* worker.stop
+      }).pipe(Effect.provide(store())),
+    60_000
+  )
 
   it.live("a batched projection gives the same read model", () =>
     Effect.gen(function*() {
@@ -210,34 +247,49 @@ describe("async projections", () => {
 })
 
 describe("inline projections", () => {
-  it.live("update the read model in the append's transaction; a failing handler writes nothing", () =>
-    Effect.gen(function*() {
-      const cat = fresh("c")
-      const table = fresh("t")
-      const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([666]))
-      const projection = totalsProjection(table, { category: cat, failOn })
-      const inline = InlineProjections.layer([projection])
-      yield* Effect.gen(function*() {
-        const store = yield* EventStore.EventStore
-        yield* store.append(`${cat}-1`, [serializer.encode(Added.make({ n: 2 })), serializer.encode(Noted.make({ text: "n" }))], ExpectedVersion.NoStream)
-        assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-1`, total: 2, events: 1 }])
-        const error = yield* Effect.flip(
-          store.appendMany([
-            { streamId: `${cat}-2`, events: [serializer.encode(Added.make({ n: 1 }))], expected: ExpectedVersion.NoStream },
-            { streamId: `${cat}-1`, events: [serializer.encode(Added.make({ n: 666 }))], expected: ExpectedVersion.exact(2) }
-          ])
-        )
-        assert.strictEqual(error._tag, "EventStoreError")
-        assert.strictEqual((yield* store.streamInfo(`${cat}-1`)).version, 2)
-        assert.strictEqual((yield* store.streamInfo(`${cat}-2`)).version, 0)
-        assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-1`, total: 2, events: 1 }])
-        // a retried append is not applied twice
-        const batch = [serializer.encode(Added.make({ n: 10 }))]
-        yield* store.append(`${cat}-1`, batch, ExpectedVersion.exact(2))
-        yield* store.append(`${cat}-1`, batch, ExpectedVersion.exact(2))
-        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
-      }).pipe(Effect.provide(inline))
-    }).pipe(Effect.provide(store())), 30_000)
+  it.live(
+    "update the read model in the append's transaction; a failing handler writes nothing",
+    () =>
+      Effect.gen(function*() {
+        const cat = fresh("c")
+        const table = fresh("t")
+        const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([666]))
+        const projection = totalsProjection(table, { category: cat, failOn })
+        const inline = InlineProjections.layer([projection])
+        yield* Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          yield* store.append(`${cat}-1`, [
+            serializer.encode(Added.make({ n: 2 })),
+            serializer.encode(Noted.make({ text: "n" }))
+          ], ExpectedVersion.NoStream)
+          assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-1`, total: 2, events: 1 }])
+          const error = yield* Effect.flip(
+            store.appendMany([
+              {
+                streamId: `${cat}-2`,
+                events: [serializer.encode(Added.make({ n: 1 }))],
+                expected: ExpectedVersion.NoStream
+              },
+              {
+                streamId: `${cat}-1`,
+                events: [serializer.encode(Added.make({ n: 666 }))],
+                expected: ExpectedVersion.exact(2)
+              }
+            ])
+          )
+          assert.strictEqual(error._tag, "EventStoreError")
+          assert.strictEqual((yield* store.streamInfo(`${cat}-1`)).version, 2)
+          assert.strictEqual((yield* store.streamInfo(`${cat}-2`)).version, 0)
+          assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-1`, total: 2, events: 1 }])
+          // a retried append is not applied twice
+          const batch = [serializer.encode(Added.make({ n: 10 }))]
+          yield* store.append(`${cat}-1`, batch, ExpectedVersion.exact(2))
+          yield* store.append(`${cat}-1`, batch, ExpectedVersion.exact(2))
+          assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        }).pipe(Effect.provide(inline))
+      }).pipe(Effect.provide(store())),
+    30_000
+  )
 })
 
 describe("ProjectionTesting", () => {

@@ -1,16 +1,16 @@
 // The write-side suite, as a function of the event store layer: memory, SQLite and PostgreSQL run
 // the same tests. Every test uses fresh ids, so tests can share one store.
-import { assert, describe, layer } from "@effect/vitest"
 import { CommandBus, CommandHandler, Repository, SnapshotPolicy, UnitOfWork } from "@chronicle/cqrs"
 import { EventStore } from "@chronicle/eventstore"
+import { assert, describe, layer } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Effect, Exit, FastCheck as fc, Fiber, Layer as L, Option, Ref, Schedule, Stream } from "effect"
 import {
   Account,
   AccountClosed,
-  AccountOpened,
   type AccountCommand,
   type AccountEvent,
+  AccountOpened,
   AccountState,
   Deposit,
   freshId,
@@ -93,9 +93,11 @@ export const run = (options: SuiteOptions): void => {
             yield* accounts.add(id, [AccountOpened.make({ owner: "bob" })])
             const again = yield* Effect.flip(accounts.add(id, [AccountOpened.make({ owner: "eve" })]))
             assert.strictEqual(again._tag, "AggregateAlreadyExists")
-            const updated = yield* accounts.update(id, (state) => Effect.succeed([MoneyDeposited.make({ amount: state.owner.length })]))
+            const updated = yield* accounts.update(id, (state) =>
+              Effect.succeed([MoneyDeposited.make({ amount: state.owner.length })]))
             assert.strictEqual(updated.state.balance, 3)
-            const missing = yield* Effect.flip(accounts.update(freshId(), () => Effect.succeed([])))
+            const missing = yield* Effect.flip(accounts.update(freshId(), () =>
+              Effect.succeed([])))
             assert.strictEqual(missing._tag, "AggregateNotFound")
           }))
 
@@ -147,28 +149,33 @@ export const run = (options: SuiteOptions): void => {
             const store = yield* EventStore.EventStore
             yield* Effect.promise(() =>
               fc.assert(
-                fc.asyncProperty(fc.array(commandArb, { maxLength: 25 }), fc.integer({ min: 1, max: 6 }), (commands, every) =>
-                  Effect.runPromise(Effect.gen(function*() {
-                    const snapshotting = yield* accountsWith(every)
-                    const replaying = yield* accountsWith()
-                    const id = freshId()
-                    yield* snapshotting.handle(id, open())
-                    for (const command of commands) {
-                      yield* Effect.either(snapshotting.handle(id, command))
-                    }
-                    const fromSnapshot = yield* snapshotting.load(id)
-                    const fromEvents = yield* replaying.load(id)
-                    assert.deepStrictEqual(fromSnapshot.state, fromEvents.state)
-                    assert.strictEqual(fromSnapshot.version, fromEvents.version)
-                    const snapshot = yield* store.loadSnapshot(snapshotting.streamId(id))
-                    if (fromEvents.version >= every) {
-                      assert.isTrue(Option.isSome(snapshot))
-                      assert.isTrue(fromSnapshot.snapshotVersion > 0)
-                      assert.isAtMost(fromEvents.version - fromSnapshot.snapshotVersion, every - 1)
-                    } else {
-                      assert.isTrue(Option.isNone(snapshot))
-                    }
-                  }).pipe(Effect.provideService(EventStore.EventStore, store)))
+                fc.asyncProperty(
+                  fc.array(commandArb, { maxLength: 25 }),
+                  fc.integer({ min: 1, max: 6 }),
+                  (commands, every) =>
+                    Effect.runPromise(
+                      Effect.gen(function*() {
+                        const snapshotting = yield* accountsWith(every)
+                        const replaying = yield* accountsWith()
+                        const id = freshId()
+                        yield* snapshotting.handle(id, open())
+                        for (const command of commands) {
+                          yield* Effect.either(snapshotting.handle(id, command))
+                        }
+                        const fromSnapshot = yield* snapshotting.load(id)
+                        const fromEvents = yield* replaying.load(id)
+                        assert.deepStrictEqual(fromSnapshot.state, fromEvents.state)
+                        assert.strictEqual(fromSnapshot.version, fromEvents.version)
+                        const snapshot = yield* store.loadSnapshot(snapshotting.streamId(id))
+                        if (fromEvents.version >= every) {
+                          assert.isTrue(Option.isSome(snapshot))
+                          assert.isTrue(fromSnapshot.snapshotVersion > 0)
+                          assert.isAtMost(fromEvents.version - fromSnapshot.snapshotVersion, every - 1)
+                        } else {
+                          assert.isTrue(Option.isNone(snapshot))
+                        }
+                      }).pipe(Effect.provideService(EventStore.EventStore, store))
+                    )
                 ),
                 { numRuns: runs }
               )
@@ -260,15 +267,20 @@ export const run = (options: SuiteOptions): void => {
             yield* accounts.handle(a, deposit(10))
             yield* accounts.handle(b, open())
             const seen = yield* Ref.make<ReadonlyArray<string>>([])
-            const handlers = UnitOfWork.onCommitted(Account, (event) =>
-              Ref.update(seen, (all) => [...all, `${event.streamId}:${event.type}`]))
-            const [, result] = yield* UnitOfWork.transactionalWithResult(Effect.gen(function*() {
-              const from = yield* UnitOfWork.load(accounts, a)
-              const to = yield* UnitOfWork.load(accounts, b)
-              yield* UnitOfWork.execute(from, withdraw(4))
-              yield* UnitOfWork.execute(to, deposit(4))
-              yield* UnitOfWork.registerNew(accounts, c, [AccountOpened.make({ owner: "cy" })])
-            }), { correlationId: "transfer-1" }).pipe(
+            const handlers = UnitOfWork.onCommitted(
+              Account,
+              (event) => Ref.update(seen, (all) => [...all, `${event.streamId}:${event.type}`])
+            )
+            const [, result] = yield* UnitOfWork.transactionalWithResult(
+              Effect.gen(function*() {
+                const from = yield* UnitOfWork.load(accounts, a)
+                const to = yield* UnitOfWork.load(accounts, b)
+                yield* UnitOfWork.execute(from, withdraw(4))
+                yield* UnitOfWork.execute(to, deposit(4))
+                yield* UnitOfWork.registerNew(accounts, c, [AccountOpened.make({ owner: "cy" })])
+              }),
+              { correlationId: "transfer-1" }
+            ).pipe(
               Effect.provide(L.provideMerge(handlers, UnitOfWork.layerCommitHandlers))
             )
             assert.strictEqual(result.appends.length, 3)
@@ -306,26 +318,28 @@ export const run = (options: SuiteOptions): void => {
                   fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 2, maxLength: 5 }),
                   fc.nat(),
                   (amounts, pick) =>
-                    Effect.runPromise(Effect.gen(function*() {
-                      const accounts = yield* accountsWith()
-                      const ids = amounts.map(() => freshId())
-                      for (const id of ids) yield* accounts.handle(id, open())
-                      const stale = pick % ids.length
-                      const before = yield* Effect.forEach(ids, (id) => store.streamInfo(accounts.streamId(id)))
-                      const exit = yield* Effect.exit(UnitOfWork.transactional(Effect.gen(function*() {
+                    Effect.runPromise(
+                      Effect.gen(function*() {
+                        const accounts = yield* accountsWith()
+                        const ids = amounts.map(() => freshId())
+                        for (const id of ids) yield* accounts.handle(id, open())
+                        const stale = pick % ids.length
+                        const before = yield* Effect.forEach(ids, (id) => store.streamInfo(accounts.streamId(id)))
+                        const exit = yield* Effect.exit(UnitOfWork.transactional(Effect.gen(function*() {
+                          for (let i = 0; i < ids.length; i++) {
+                            const tracked = yield* UnitOfWork.load(accounts, ids[i])
+                            yield* UnitOfWork.execute(tracked, deposit(amounts[i]))
+                            // another writer moves this aggregate on after the unit loaded it
+                            if (i === stale) yield* accounts.handle(ids[i], deposit(1))
+                          }
+                        })))
+                        assert.isTrue(Exit.isFailure(exit))
+                        const after = yield* Effect.forEach(ids, (id) => store.streamInfo(accounts.streamId(id)))
                         for (let i = 0; i < ids.length; i++) {
-                          const tracked = yield* UnitOfWork.load(accounts, ids[i])
-                          yield* UnitOfWork.execute(tracked, deposit(amounts[i]))
-                          // another writer moves this aggregate on after the unit loaded it
-                          if (i === stale) yield* accounts.handle(ids[i], deposit(1))
+                          assert.strictEqual(after[i].version, before[i].version + (i === stale ? 1 : 0))
                         }
-                      })))
-                      assert.isTrue(Exit.isFailure(exit))
-                      const after = yield* Effect.forEach(ids, (id) => store.streamInfo(accounts.streamId(id)))
-                      for (let i = 0; i < ids.length; i++) {
-                        assert.strictEqual(after[i].version, before[i].version + (i === stale ? 1 : 0))
-                      }
-                    }).pipe(Effect.provideService(EventStore.EventStore, store)))
+                      }).pipe(Effect.provideService(EventStore.EventStore, store))
+                    )
                 ),
                 { numRuns: runs }
               )
@@ -426,7 +440,9 @@ export const run = (options: SuiteOptions): void => {
 
             // bounded: a conflict on every attempt fails after the schedule's retries
             yield* Ref.set(attempts, -100)
-            const error = yield* Effect.flip(CommandHandler.execute(racing, id, deposit(1), { retry: Schedule.recurs(2) }))
+            const error = yield* Effect.flip(
+              CommandHandler.execute(racing, id, deposit(1), { retry: Schedule.recurs(2) })
+            )
             assert.strictEqual(error._tag, "WrongExpectedVersion")
             assert.strictEqual(yield* Ref.get(attempts), -97)
           }))
@@ -458,9 +474,13 @@ export const run = (options: SuiteOptions): void => {
             const id = freshId()
             const layer = handlersFor(accounts)
             yield* Effect.gen(function*() {
-              const opened = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), { messageId: `open-${id}` })
+              const opened = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), {
+                messageId: `open-${id}`
+              })
               // a creation re-sent after it succeeded answers with what it wrote
-              const reopened = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), { messageId: `open-${id}` })
+              const reopened = yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), {
+                messageId: `open-${id}`
+              })
               assert.isTrue(reopened.duplicate)
               assert.deepStrictEqual(reopened.eventIds, opened.eventIds)
               // a different creation command for the same id is refused
@@ -491,7 +511,12 @@ export const run = (options: SuiteOptions): void => {
               assert.strictEqual([both[0].duplicate, both[1].duplicate].filter(Boolean).length, 1)
             }).pipe(Effect.provide(layer))
             const events = yield* store.readStream(accounts.streamId(id))
-            assert.deepStrictEqual(events.map((e) => e.type), ["AccountOpened", "MoneyDeposited", "MoneyDeposited", "MoneyDeposited"])
+            assert.deepStrictEqual(events.map((e) => e.type), [
+              "AccountOpened",
+              "MoneyDeposited",
+              "MoneyDeposited",
+              "MoneyDeposited"
+            ])
             assert.strictEqual((yield* accounts.load(id)).state.balance, 111)
           }))
 
@@ -538,6 +563,12 @@ const handlersFor = (
         ...(retry === undefined ? {} : { retry })
       })
     ),
-    CommandBus.handler(Deposit, CommandHandler.fromAggregate(accounts, { id: (c: Deposit) => c.accountId, mode: "update" })),
-    CommandBus.handler(Withdraw, CommandHandler.fromAggregate(accounts, { id: (c: Withdraw) => c.accountId, mode: "update" }))
+    CommandBus.handler(
+      Deposit,
+      CommandHandler.fromAggregate(accounts, { id: (c: Deposit) => c.accountId, mode: "update" })
+    ),
+    CommandBus.handler(
+      Withdraw,
+      CommandHandler.fromAggregate(accounts, { id: (c: Withdraw) => c.accountId, mode: "update" })
+    )
   ).pipe(L.provideMerge(CommandBus.layer()))

@@ -48,7 +48,9 @@ export const config: Config.Config<Database> = Config.string("DATABASE_URL").pip
  * @category formatting
  */
 export const describe = (database: Database): string =>
-  database._tag === "Sqlite" ? `SQLite ${database.filename}` : `PostgreSQL ${database.url.replace(/:[^:@/]*@/, ":***@")}`
+  database._tag === "Sqlite"
+    ? `SQLite ${database.filename}`
+    : `PostgreSQL ${database.url.replace(/:[^:@/]*@/, ":***@")}`
 
 /**
  * The event store and its SQL client for a database.
@@ -58,7 +60,10 @@ export const describe = (database: Database): string =>
  */
 export const layer = (
   database: Database
-): Layer.Layer<EventStore.EventStore | SqlClient.SqlClient, EventStoreError.EventStoreError | ConfigError.ConfigError> =>
+): Layer.Layer<
+  EventStore.EventStore | SqlClient.SqlClient,
+  EventStoreError.EventStoreError | ConfigError.ConfigError
+> =>
   database._tag === "Postgres"
     ? PgEventStore.layer({ url: database.url })
     : SqliteEventStore.layer({ filename: database.filename })

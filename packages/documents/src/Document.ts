@@ -362,7 +362,9 @@ const decide = (
       SaveDocumentContent: (c) =>
         checkChange(c, state).pipe(
           Effect.zipRight(checkBlocks(c.blocks)),
-          Effect.as([DocumentContentSaved.make({ documentId: c.documentId, blocks: c.blocks, metadata: c.metadata, at })])
+          Effect.as([
+            DocumentContentSaved.make({ documentId: c.documentId, blocks: c.blocks, metadata: c.metadata, at })
+          ])
         ),
       RenameDocument: (c) =>
         Effect.as(checkChange(c, state), [

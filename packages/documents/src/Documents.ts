@@ -12,7 +12,11 @@ const makeRepository = Repository.make({
   aggregate: Document.Document,
   // a deleted document loads as `AggregateNotFound { deleted: true }`: every change is refused
   deletion: {
-    event: (state, id) => Document.DocumentDeleted.make({ documentId: Document.DocumentId.make(id), at: state.lastModified ?? new Date(0) }),
+    event: (state, id) =>
+      Document.DocumentDeleted.make({
+        documentId: Document.DocumentId.make(id),
+        at: state.lastModified ?? new Date(0)
+      }),
     isDeleted: (state) => state.status === "deleted"
   }
 })
@@ -46,32 +50,56 @@ export const layer: Layer.Layer<Documents, never, EventStore.EventStore> = Layer
 export const layerHandlers = Layer.mergeAll(
   CommandBus.handler(
     Document.CreateDocument,
-    Effect.map(Documents, (documents) =>
-      CommandHandler.fromAggregate(documents, { id: (c: Document.CreateDocument) => c.documentId, mode: "create" }))
+    Effect.map(
+      Documents,
+      (documents) =>
+        CommandHandler.fromAggregate(documents, { id: (c: Document.CreateDocument) => c.documentId, mode: "create" })
+    )
   ),
   CommandBus.handler(
     Document.SaveDocumentContent,
-    Effect.map(Documents, (documents) =>
-      CommandHandler.fromAggregate(documents, { id: (c: Document.SaveDocumentContent) => c.documentId, mode: "update" }))
+    Effect.map(
+      Documents,
+      (documents) =>
+        CommandHandler.fromAggregate(documents, {
+          id: (c: Document.SaveDocumentContent) => c.documentId,
+          mode: "update"
+        })
+    )
   ),
   CommandBus.handler(
     Document.RenameDocument,
-    Effect.map(Documents, (documents) =>
-      CommandHandler.fromAggregate(documents, { id: (c: Document.RenameDocument) => c.documentId, mode: "update" }))
+    Effect.map(
+      Documents,
+      (documents) =>
+        CommandHandler.fromAggregate(documents, { id: (c: Document.RenameDocument) => c.documentId, mode: "update" })
+    )
   ),
   CommandBus.handler(
     Document.AddCollaborator,
-    Effect.map(Documents, (documents) =>
-      CommandHandler.fromAggregate(documents, { id: (c: Document.AddCollaborator) => c.documentId, mode: "update" }))
+    Effect.map(
+      Documents,
+      (documents) =>
+        CommandHandler.fromAggregate(documents, { id: (c: Document.AddCollaborator) => c.documentId, mode: "update" })
+    )
   ),
   CommandBus.handler(
     Document.RemoveCollaborator,
-    Effect.map(Documents, (documents) =>
-      CommandHandler.fromAggregate(documents, { id: (c: Document.RemoveCollaborator) => c.documentId, mode: "update" }))
+    Effect.map(
+      Documents,
+      (documents) =>
+        CommandHandler.fromAggregate(documents, {
+          id: (c: Document.RemoveCollaborator) => c.documentId,
+          mode: "update"
+        })
+    )
   ),
   CommandBus.handler(
     Document.DeleteDocument,
-    Effect.map(Documents, (documents) =>
-      CommandHandler.fromAggregate(documents, { id: (c: Document.DeleteDocument) => c.documentId, mode: "update" }))
+    Effect.map(
+      Documents,
+      (documents) =>
+        CommandHandler.fromAggregate(documents, { id: (c: Document.DeleteDocument) => c.documentId, mode: "update" })
+    )
   )
 )

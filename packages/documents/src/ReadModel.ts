@@ -171,15 +171,21 @@ export const SearchIndexProjection = Projection.make({
       document_id TEXT NOT NULL,
       source TEXT NOT NULL,
       PRIMARY KEY (word, document_id, source)
-    )`.pipe(Effect.zipRight(sql`CREATE INDEX IF NOT EXISTS documents_search_document ON documents_search (document_id)`))
+    )`.pipe(
+      Effect.zipRight(sql`CREATE INDEX IF NOT EXISTS documents_search_document ON documents_search (document_id)`)
+    )
   ).pipe(Effect.asVoid),
   reset: run((sql) => sql`DELETE FROM documents_search`).pipe(Effect.asVoid),
   handlers: {
     DocumentCreated: (e) =>
-      Effect.zipRight(indexWords(e.documentId, "title", e.title), indexWords(e.documentId, "content", blocksText(e.blocks))),
+      Effect.zipRight(
+        indexWords(e.documentId, "title", e.title),
+        indexWords(e.documentId, "content", blocksText(e.blocks))
+      ),
     DocumentContentSaved: (e) => indexWords(e.documentId, "content", blocksText(e.blocks)),
     DocumentRenamed: (e) => indexWords(e.documentId, "title", e.newTitle),
-    DocumentDeleted: (e) => run((sql) => sql`DELETE FROM documents_search WHERE document_id = ${e.documentId}`).pipe(Effect.asVoid)
+    DocumentDeleted: (e) =>
+      run((sql) => sql`DELETE FROM documents_search WHERE document_id = ${e.documentId}`).pipe(Effect.asVoid)
   }
 })
 
@@ -218,19 +224,21 @@ const notify = (
   message: string,
   at: Date
 ) =>
-  users.length === 0 ? Effect.void : run((sql) =>
-    sql`INSERT INTO documents_notifications ${
-      sql.insert(users.map((userId) => ({
-        id: `${envelope.eventId}:${userId}`,
-        user_id: userId,
-        document_id: documentId,
-        kind,
-        message,
-        position: envelope.globalPosition,
-        created_at: at.toISOString()
-      })))
-    } ON CONFLICT DO NOTHING`
-  ).pipe(Effect.asVoid)
+  users.length === 0 ?
+    Effect.void :
+    run((sql) =>
+      sql`INSERT INTO documents_notifications ${
+        sql.insert(users.map((userId) => ({
+          id: `${envelope.eventId}:${userId}`,
+          user_id: userId,
+          document_id: documentId,
+          kind,
+          message,
+          position: envelope.globalPosition,
+          created_at: at.toISOString()
+        })))
+      } ON CONFLICT DO NOTHING`
+    ).pipe(Effect.asVoid)
 
 const notifyMembers = (
   envelope: Envelope.EventEnvelope<unknown>,
@@ -271,23 +279,35 @@ export const NotificationsProjection = Projection.make({
       )
     )
   ).pipe(Effect.asVoid),
-  reset: run((sql) => sql`DELETE FROM documents_notifications`.pipe(Effect.zipRight(sql`DELETE FROM documents_members`)))
+  reset: run((sql) =>
+    sql`DELETE FROM documents_notifications`.pipe(Effect.zipRight(sql`DELETE FROM documents_members`))
+  )
     .pipe(Effect.asVoid),
   handlers: {
     CollaboratorAdded: (e, envelope) =>
       run((sql) =>
-        sql`INSERT INTO documents_members ${sql.insert({ document_id: e.documentId, user_id: e.userId })} ON CONFLICT DO NOTHING`
+        sql`INSERT INTO documents_members ${
+          sql.insert({ document_id: e.documentId, user_id: e.userId })
+        } ON CONFLICT DO NOTHING`
       ).pipe(
         Effect.zipRight(
           notify([e.userId], envelope, e.documentId, "added", `you were added to document ${e.documentId}`, e.at)
         )
       ),
     CollaboratorRemoved: (e, envelope) =>
-      run((sql) => sql`DELETE FROM documents_members WHERE document_id = ${e.documentId} AND user_id = ${e.userId}`).pipe(
-        Effect.zipRight(
-          notify([e.userId], envelope, e.documentId, "removed", `you were removed from document ${e.documentId}`, e.at)
-        )
-      ),
+      run((sql) => sql`DELETE FROM documents_members WHERE document_id = ${e.documentId} AND user_id = ${e.userId}`)
+        .pipe(
+          Effect.zipRight(
+            notify(
+              [e.userId],
+              envelope,
+              e.documentId,
+              "removed",
+              `you were removed from document ${e.documentId}`,
+              e.at
+            )
+          )
+        ),
     DocumentContentSaved: (e, envelope) =>
       notifyMembers(envelope, e.documentId, "updated", `document ${e.documentId} was updated`, e.at),
     DocumentRenamed: (e, envelope) =>
@@ -417,7 +437,9 @@ const getDocument = (sql: SqlClient.SqlClient) => (query: GetDocument) =>
 
 const listDocuments = (sql: SqlClient.SqlClient) => (query: ListDocuments) =>
   Effect.all([
-    sql<ViewRecord>`SELECT * FROM documents_view WHERE deleted = 0 ORDER BY title, id LIMIT ${query.limit} OFFSET ${query.offset}`,
+    sql<
+      ViewRecord
+    >`SELECT * FROM documents_view WHERE deleted = 0 ORDER BY title, id LIMIT ${query.limit} OFFSET ${query.offset}`,
     sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM documents_view WHERE deleted = 0`
   ]).pipe(
     Effect.map(([rows, count]): Page => ({

@@ -28,7 +28,10 @@ export interface Saved {
  * @since 0.0.0
  * @category errors
  */
-export type SaveFailure = Effect.Effect.Error<ReturnType<typeof send>> | Validation.ValidationFailed | Enrichment.EnrichmentError
+export type SaveFailure =
+  | Effect.Effect.Error<ReturnType<typeof send>>
+  | Validation.ValidationFailed
+  | Enrichment.EnrichmentError
 
 /**
  * The command id of the save (an HTTP `Idempotency-Key`), when the caller has one: provide it
@@ -42,8 +45,14 @@ export class CommandId extends Context.Tag("@chronicle/documents/SavePipeline/Co
 const send = (bus: CommandBus.Service, enriched: Enrichment.Enriched<Document.SaveDocumentContent>) =>
   Effect.flatMap(Effect.serviceOption(CommandId), (commandId) =>
     bus.dispatch(
-      new Document.SaveDocumentContent({ ...enriched.data, metadata: { ...enriched.data.metadata, contentHash: enriched.hash } }),
-      { metadata: { source: "http", pipeline: "save-document" }, ...(Option.isSome(commandId) ? { messageId: commandId.value } : {}) }
+      new Document.SaveDocumentContent({
+        ...enriched.data,
+        metadata: { ...enriched.data.metadata, contentHash: enriched.hash }
+      }),
+      {
+        metadata: { source: "http", pipeline: "save-document" },
+        ...(Option.isSome(commandId) ? { messageId: commandId.value } : {})
+      }
     ))
 
 /**

@@ -9,7 +9,14 @@ const bob = Document.UserId.make("bob")
 const at = new Date(0)
 const blocks = [{ id: "b1", type: "paragraph" as const, content: "Hello world" }]
 
-const created = Document.DocumentCreated.make({ documentId: id, title: "Notes", authorId: ada, blocks, metadata: {}, at })
+const created = Document.DocumentCreated.make({
+  documentId: id,
+  title: "Notes",
+  authorId: ada,
+  blocks,
+  metadata: {},
+  at
+})
 const deleted = Document.DocumentDeleted.make({ documentId: id, at })
 const isInvariant = (invariant: string) => (error: { readonly _tag: string }) =>
   error._tag === "InvariantViolated" && "invariant" in error && error.invariant === invariant
@@ -27,11 +34,13 @@ describe("Document", () => {
 
   it.effect("refuses an empty block", () =>
     Scenario.given(Document.Document, [created])
-      .when(new Document.SaveDocumentContent({
-        documentId: id,
-        blocks: [...blocks, { id: "b2", type: "paragraph", content: "   " }],
-        metadata: {}
-      }))
+      .when(
+        new Document.SaveDocumentContent({
+          documentId: id,
+          blocks: [...blocks, { id: "b2", type: "paragraph", content: "   " }],
+          metadata: {}
+        })
+      )
       .thenFails(isInvariant("no empty block")))
 
   it.effect("refuses two blocks with one id", () =>

@@ -33,13 +33,15 @@ describe("document read models", () => {
     it.effect("keep the view, the search index and notifications", () =>
       Effect.gen(function*() {
         const send = (command: Document.DocumentCommand) => CommandBus.dispatch(command)
-        yield* send(new Document.CreateDocument({
-          documentId: id,
-          title: "Quarterly plan",
-          authorId: Document.UserId.make("ada"),
-          blocks: blocks("Budget and hiring"),
-          metadata: {}
-        }))
+        yield* send(
+          new Document.CreateDocument({
+            documentId: id,
+            title: "Quarterly plan",
+            authorId: Document.UserId.make("ada"),
+            blocks: blocks("Budget and hiring"),
+            metadata: {}
+          })
+        )
         yield* send(new Document.AddCollaborator({ documentId: id, userId: Document.UserId.make("bob") }))
         yield* send(new Document.SaveDocumentContent({ documentId: id, blocks: blocks("Roadmap only"), metadata: {} }))
         yield* send(new Document.RenameDocument({ documentId: id, title: "Annual plan" }))
@@ -60,7 +62,12 @@ describe("document read models", () => {
         assert.deepStrictEqual(yield* search("budget"), [])
         assert.deepStrictEqual(yield* search("quarterly"), [])
         const notes = yield* QueryBus.dispatch(new ReadModel.GetNotifications({ userId: "bob", limit: 10 }))
-        assert.deepStrictEqual(notes.map((n) => n.kind), ["renamed", "updated", "added"])
+        assert.deepStrictEqual(
+          notes.map((n) =>
+            n.kind
+          ),
+          ["renamed", "updated", "added"]
+        )
 
         yield* send(new Document.DeleteDocument({ documentId: id }))
         const deleted = yield* QueryBus.dispatch(new ReadModel.GetDocument({ documentId: id }))
@@ -72,6 +79,13 @@ describe("document read models", () => {
   })
 
   it("splits text into words", () => {
-    assert.deepStrictEqual(ReadModel.words("Hello, hello WORLD! Café-au-lait 42"), ["hello", "world", "café", "au", "lait", "42"])
+    assert.deepStrictEqual(ReadModel.words("Hello, hello WORLD! Café-au-lait 42"), [
+      "hello",
+      "world",
+      "café",
+      "au",
+      "lait",
+      "42"
+    ])
   })
 })

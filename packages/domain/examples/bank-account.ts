@@ -21,7 +21,8 @@ const Account = Aggregate.make({
   initialState: { open: false, balance: 0 },
   decide: (command: Command, state) =>
     Match.valueTags(command, {
-      Open: ({ owner }) => state.open ? refuse("opened once", "already open") : Effect.succeed([Opened.make({ owner })]),
+      Open: ({ owner }) =>
+        state.open ? refuse("opened once", "already open") : Effect.succeed([Opened.make({ owner })]),
       Deposit: ({ amount }) =>
         state.open ? Effect.succeed([Deposited.make({ amount })]) : refuse("open", "the account is not open"),
       Withdraw: ({ amount }) =>

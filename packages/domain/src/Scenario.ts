@@ -115,10 +115,16 @@ export const given = <State, Command, Event, EventEncoded, E, R>(
       thenState: (check) =>
         Effect.flatMap(decided, (outcome) => {
           if (Either.isLeft(outcome)) {
-            return failed(`expected a state but the command failed with\n${describeError(outcome.left)}`, check, outcome.left)
+            return failed(
+              `expected a state but the command failed with\n${describeError(outcome.left)}`,
+              check,
+              outcome.left
+            )
           }
           const after = fold(aggregate, outcome.right, before)
-          return check(after) ? Effect.void : failed(`the resulting state failed the check\n${render(after)}`, check, after)
+          return check(after)
+            ? Effect.void
+            : failed(`the resulting state failed the check\n${render(after)}`, check, after)
         })
     }
   }

@@ -34,8 +34,14 @@ export const make = <A>(name: string, isSatisfiedBy: (candidate: A) => boolean):
 export const and: {
   <B>(that: Specification<B>): <A>(self: Specification<A>) => Specification<A & B>
   <A, B>(self: Specification<A>, that: Specification<B>): Specification<A & B>
-} = dual(2, <A, B>(self: Specification<A>, that: Specification<B>): Specification<A & B> =>
-  make(`(${self.name} and ${that.name})`, (candidate) => self.isSatisfiedBy(candidate) && that.isSatisfiedBy(candidate)))
+} = dual(
+  2,
+  <A, B>(self: Specification<A>, that: Specification<B>): Specification<A & B> =>
+    make(
+      `(${self.name} and ${that.name})`,
+      (candidate) => self.isSatisfiedBy(candidate) && that.isSatisfiedBy(candidate)
+    )
+)
 
 /**
  * Satisfied when either is.
@@ -46,8 +52,14 @@ export const and: {
 export const or: {
   <B>(that: Specification<B>): <A>(self: Specification<A>) => Specification<A & B>
   <A, B>(self: Specification<A>, that: Specification<B>): Specification<A & B>
-} = dual(2, <A, B>(self: Specification<A>, that: Specification<B>): Specification<A & B> =>
-  make(`(${self.name} or ${that.name})`, (candidate) => self.isSatisfiedBy(candidate) || that.isSatisfiedBy(candidate)))
+} = dual(
+  2,
+  <A, B>(self: Specification<A>, that: Specification<B>): Specification<A & B> =>
+    make(
+      `(${self.name} or ${that.name})`,
+      (candidate) => self.isSatisfiedBy(candidate) || that.isSatisfiedBy(candidate)
+    )
+)
 
 /**
  * Satisfied when the given one is not.
@@ -65,8 +77,10 @@ export const not = <A>(self: Specification<A>): Specification<A> =>
  * @category combinators
  */
 export const all = <A>(...specifications: ReadonlyArray<Specification<A>>): Specification<A> =>
-  make(`all(${specifications.map((s) => s.name).join(", ")})`, (candidate) =>
-    specifications.every((s) => s.isSatisfiedBy(candidate)))
+  make(
+    `all(${specifications.map((s) => s.name).join(", ")})`,
+    (candidate) => specifications.every((s) => s.isSatisfiedBy(candidate))
+  )
 
 /**
  * Satisfied when at least one is (false for none).
@@ -75,8 +89,10 @@ export const all = <A>(...specifications: ReadonlyArray<Specification<A>>): Spec
  * @category combinators
  */
 export const any = <A>(...specifications: ReadonlyArray<Specification<A>>): Specification<A> =>
-  make(`any(${specifications.map((s) => s.name).join(", ")})`, (candidate) =>
-    specifications.some((s) => s.isSatisfiedBy(candidate)))
+  make(
+    `any(${specifications.map((s) => s.name).join(", ")})`,
+    (candidate) => specifications.some((s) => s.isSatisfiedBy(candidate))
+  )
 
 /**
  * Keeps the items that satisfy the specification.
@@ -87,5 +103,8 @@ export const any = <A>(...specifications: ReadonlyArray<Specification<A>>): Spec
 export const filter: {
   <A>(specification: Specification<A>): <B extends A>(items: Iterable<B>) => Array<B>
   <B extends A, A>(items: Iterable<B>, specification: Specification<A>): Array<B>
-} = dual(2, <B extends A, A>(items: Iterable<B>, specification: Specification<A>): Array<B> =>
-  Array.from(items).filter((item) => specification.isSatisfiedBy(item)))
+} = dual(
+  2,
+  <B extends A, A>(items: Iterable<B>, specification: Specification<A>): Array<B> =>
+    Array.from(items).filter((item) => specification.isSatisfiedBy(item))
+)

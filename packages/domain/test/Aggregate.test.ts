@@ -1,7 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, FastCheck as fc, Schema, Arbitrary } from "effect"
 import { Aggregate } from "@chronicle/domain"
-import { Account, AccountEvent, type AccountCommand } from "./fixtures.js"
+import { assert, describe, it } from "@effect/vitest"
+import { Arbitrary, Effect, Either, FastCheck as fc, Schema } from "effect"
+import { Account, type AccountCommand, AccountEvent } from "./fixtures.js"
 
 const opened = { _tag: "AccountOpened", owner: "ada" } as const
 
@@ -28,7 +28,9 @@ describe("Aggregate", () => {
 
   it.effect("a refused command is a typed failure", () =>
     Effect.gen(function*() {
-      const result = yield* Effect.either(Aggregate.handle(Account, Account.initialState, { _tag: "Deposit", amount: 3 }))
+      const result = yield* Effect.either(
+        Aggregate.handle(Account, Account.initialState, { _tag: "Deposit", amount: 3 })
+      )
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result)) {
         assert.strictEqual(result.left._tag, "InvariantViolated")
@@ -52,11 +54,15 @@ const eventArb = Arbitrary.make(AccountEvent)
 
 /** Runs commands in order, keeping the accepted events and counting the refused ones. */
 const runAll = (commands: ReadonlyArray<AccountCommand>) =>
-  Effect.reduce(commands, { events: [] as Array<AccountEvent>, state: Account.initialState }, (acc, command) =>
-    Aggregate.handle(Account, acc.state, command).pipe(
-      Effect.map((d) => ({ events: [...acc.events, ...d.events], state: d.state })),
-      Effect.orElseSucceed(() => acc)
-    ))
+  Effect.reduce(
+    commands,
+    { events: [] as Array<AccountEvent>, state: Account.initialState },
+    (acc, command) =>
+      Aggregate.handle(Account, acc.state, command).pipe(
+        Effect.map((d) => ({ events: [...acc.events, ...d.events], state: d.state })),
+        Effect.orElseSucceed(() => acc)
+      )
+  )
 
 describe("Aggregate properties", () => {
   it.prop("folding the same events twice gives the same state", [fc.array(eventArb, { maxLength: 40 })], ([events]) => {
@@ -69,7 +75,9 @@ describe("Aggregate properties", () => {
     assert.deepStrictEqual(Aggregate.fold(Account, events.slice(split), middle), Aggregate.fold(Account, events))
   })
 
-  it.effect.prop("a rejected command yields no events; an accepted one yields some", [fc.array(commandArb, { maxLength: 30 })], ([commands]) =>
+  it.effect.prop("a rejected command yields no events; an accepted one yields some", [
+    fc.array(commandArb, { maxLength: 30 })
+  ], ([commands]) =>
     Effect.gen(function*() {
       let state = Account.initialState
       for (const command of commands) {
@@ -86,12 +94,16 @@ describe("Aggregate properties", () => {
       }
     }))
 
-  it.effect.prop("replaying the accepted events rebuilds the handled state", [fc.array(commandArb, { maxLength: 30 })], ([commands]) =>
-    Effect.gen(function*() {
-      const { events, state } = yield* runAll(commands)
-      assert.deepStrictEqual(Aggregate.fold(Account, events), state)
-      assert.isAtLeast(state.balance, 0)
-    }))
+  it.effect.prop(
+    "replaying the accepted events rebuilds the handled state",
+    [fc.array(commandArb, { maxLength: 30 })],
+    ([commands]) =>
+      Effect.gen(function*() {
+        const { events, state } = yield* runAll(commands)
+        assert.deepStrictEqual(Aggregate.fold(Account, events), state)
+        assert.isAtLeast(state.balance, 0)
+      })
+  )
 
   it.prop("events survive encode then decode unchanged", [fc.array(eventArb, { maxLength: 20 })], ([events]) => {
     const codec = Schema.Array(AccountEvent)

@@ -1,6 +1,6 @@
+import { Envelope } from "@chronicle/domain"
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
-import { Envelope } from "@chronicle/domain"
 import { AccountEvent } from "./fixtures.js"
 
 describe("Envelope", () => {

@@ -1,7 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { DomainError } from "@chronicle/domain"
 import { Scenario } from "@chronicle/domain/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { Account } from "./fixtures.js"
 
 const opened = { _tag: "AccountOpened", owner: "ada" } as const

@@ -1,7 +1,7 @@
+import { Specification } from "@chronicle/domain"
 import { assert, describe, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { pipe } from "effect/Function"
-import { Specification } from "@chronicle/domain"
 
 interface Row {
   readonly title: string

@@ -1,5 +1,5 @@
-import { Effect, Match, Schema } from "effect"
 import { Aggregate, DomainError } from "@chronicle/domain"
+import { Effect, Match, Schema } from "effect"
 
 export const AccountOpened = Schema.TaggedStruct("AccountOpened", { owner: Schema.NonEmptyTrimmedString })
 export const MoneyDeposited = Schema.TaggedStruct("MoneyDeposited", { amount: Schema.Int.pipe(Schema.positive()) })

@@ -12,7 +12,12 @@ const url = process.env.CHRONICLE_PG_URL ?? "postgres://postgres@127.0.0.1:5432/
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? "1")
 const run = crypto.randomUUID().slice(0, 8)
 
-const event = (stream: number, i: number) => ({ eventId: crypto.randomUUID(), type: "ContentSaved", data: payload(stream, i), metadata })
+const event = (stream: number, i: number) => ({
+  eventId: crypto.randomUUID(),
+  type: "ContentSaved",
+  data: payload(stream, i),
+  metadata
+})
 
 /** `concurrency` writers, each appending to its own streams, `pgAppends` appends in all. */
 const writers = async (append: (writer: number, i: number) => Promise<void>) => {
@@ -39,11 +44,14 @@ const settingsOf = async (pool: pg.Pool) => {
 
 export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: string }>> = {
   async "pg-append/ours"() {
-    const runtime = ManagedRuntime.make(PgEventStore.layer({ url, maxConnections: Math.max(concurrency, 2) }).pipe(Layer.orDie))
+    const runtime = ManagedRuntime.make(
+      PgEventStore.layer({ url, maxConnections: Math.max(concurrency, 2) }).pipe(Layer.orDie)
+    )
     const append = (w: number, i: number) => {
       const { stream, version } = target(w, i)
-      return runtime.runPromise(Effect.flatMap(EventStore.EventStore, (es) =>
-        es.append(stream, [event(w, i)], ExpectedVersion.exact(version))))
+      return runtime.runPromise(
+        Effect.flatMap(EventStore.EventStore, (es) => es.append(stream, [event(w, i)], ExpectedVersion.exact(version)))
+      )
     }
     await runtime.runPromise(EventStore.EventStore)
     for (let i = 0; i < 100; i++) await append(99, i)
@@ -65,7 +73,8 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
       const e = event(w, i)
       await pool.query({
         name: "raw-insert",
-        text: "INSERT INTO bench_raw_events (event_id, stream_id, version, type, data, metadata) VALUES ($1, $2, $3, $4, $5, $6)",
+        text:
+          "INSERT INTO bench_raw_events (event_id, stream_id, version, type, data, metadata) VALUES ($1, $2, $3, $4, $5, $6)",
         values: [e.eventId, stream, version + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
       })
     }
@@ -93,7 +102,8 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         if (Number(current.rows[0].v) !== version) throw new Error("wrong expected version")
         await client.query({
           name: "raw-tx-insert",
-          text: "INSERT INTO bench_raw_events (event_id, stream_id, version, type, data, metadata) VALUES ($1, $2, $3, $4, $5, $6)",
+          text:
+            "INSERT INTO bench_raw_events (event_id, stream_id, version, type, data, metadata) VALUES ($1, $2, $3, $4, $5, $6)",
           values: [e.eventId, stream, version + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
         })
         await client.query("COMMIT")

@@ -26,7 +26,9 @@ const pgCases = ["pg-append/ours", "pg-append/raw-insert", "pg-append/raw-tx", "
 const plan = [
   ...sqliteCases.map((name) => ({ name, label: name, env: {} })),
   ...(pgUp
-    ? [1, 8].flatMap((c) => pgCases.map((name) => ({ name, label: `${name} c=${c}`, env: { BENCH_CONCURRENCY: String(c) } })))
+    ? [1, 8].flatMap((c) =>
+      pgCases.map((name) => ({ name, label: `${name} c=${c}`, env: { BENCH_CONCURRENCY: String(c) } }))
+    )
     : [])
 ].filter((c) => only === undefined || c.label.includes(only))
 
@@ -34,7 +36,14 @@ const results = new Map<string, Array<number>>()
 const settings = new Map<string, string>()
 for (let round = 1; round <= rounds; round++) {
   for (const c of plan) {
-    const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source", here, c.name], {
+    const out = execFileSync(process.execPath, [
+      "--expose-gc",
+      "--import",
+      "tsx",
+      "--conditions=@chronicle/source",
+      here,
+      c.name
+    ], {
       env: { ...process.env, ...c.env },
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"]
@@ -54,10 +63,14 @@ const median = (xs: ReadonlyArray<number>) => {
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 const med = (label: string) => median(results.get(label) ?? [Number.NaN])
 
-console.log(`\n@chronicle/eventstore benchmark: node ${process.version}, ${cpus().length} cores, ${rounds} rounds, medians (events/s)`)
+console.log(
+  `\n@chronicle/eventstore benchmark: node ${process.version}, ${cpus().length} cores, ${rounds} rounds, medians (events/s)`
+)
 console.log(`| case | median | min–max | settings |\n|---|---:|---:|---|`)
 for (const [label, xs] of results) {
-  console.log(`| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} | ${settings.get(label)} |`)
+  console.log(
+    `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} | ${settings.get(label)} |`
+  )
 }
 const ratio = (a: string, b: string, goal: number) => {
   if (!results.has(a) || !results.has(b)) return

@@ -5,7 +5,16 @@ import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
 import { getSQLiteEventStore, sqliteConnection } from "@event-driven-io/emmett-sqlite"
 import Database from "better-sqlite3"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
-import { appendsPerStream, batchEvents, batchSize, measure, metadata, payload, readEvents, streamsCount } from "./workload.js"
+import {
+  appendsPerStream,
+  batchEvents,
+  batchSize,
+  measure,
+  metadata,
+  payload,
+  readEvents,
+  streamsCount
+} from "./workload.js"
 
 const synchronous = (process.env.BENCH_SYNCHRONOUS ?? "NORMAL") as "NORMAL" | "FULL"
 
@@ -24,7 +33,9 @@ const openRaw = (file: string) => {
 }
 
 const settingsOf = (db: Database.Database) =>
-  `journal_mode=${db.pragma("journal_mode", { simple: true })} synchronous=${db.pragma("synchronous", { simple: true })}`
+  `journal_mode=${db.pragma("journal_mode", { simple: true })} synchronous=${
+    db.pragma("synchronous", { simple: true })
+  }`
 
 const ours = (file: string) => {
   const runtime = ManagedRuntime.make(SqliteEventStore.layer({ filename: file, synchronous }).pipe(Layer.orDie))
@@ -32,7 +43,9 @@ const ours = (file: string) => {
     run: <A>(effect: Effect.Effect<A, unknown, EventStore.EventStore>) => runtime.runPromise(effect),
     settings: () => {
       const db = new Database(file)
-      const s = `journal_mode=${db.pragma("journal_mode", { simple: true })} synchronous=${synchronous === "FULL" ? 2 : 1} (set per connection)`
+      const s = `journal_mode=${db.pragma("journal_mode", { simple: true })} synchronous=${
+        synchronous === "FULL" ? 2 : 1
+      } (set per connection)`
       db.close()
       return s
     },
@@ -76,7 +89,15 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
     )
     const append = db.transaction((streamId: string, expected: number, e: ReturnType<typeof event>) => {
       if (version.get(streamId) !== expected) throw new Error("wrong expected version")
-      insert.run(e.eventId, streamId, expected + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), Date.now())
+      insert.run(
+        e.eventId,
+        streamId,
+        expected + 1,
+        e.type,
+        JSON.stringify(e.data),
+        JSON.stringify(e.metadata),
+        Date.now()
+      )
     })
     for (let s = 0; s < 200; s++) append.immediate(`warm-${s}`, 0, event(s, 0))
     const opsPerSec = await measure(streamsCount * appendsPerStream, () => {
@@ -135,7 +156,15 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
       db.transaction(() => {
         for (let s = 0; s < streams; s++) {
           batches[s].forEach((e, i) =>
-            insert.run(e.eventId, `batch-${s}`, i + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), Date.now())
+            insert.run(
+              e.eventId,
+              `batch-${s}`,
+              i + 1,
+              e.type,
+              JSON.stringify(e.data),
+              JSON.stringify(e.metadata),
+              Date.now()
+            )
           )
         }
       }).immediate()
@@ -158,8 +187,10 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
     await store.run(Effect.gen(function*() {
       const es = yield* EventStore.EventStore
       for (let part = 0; part < readEvents / 1000; part++) {
-        const events = Array.from({ length: 1000 }, (_, i) =>
-          serializer.encode(ContentSaved.make(payload(0, part * 1000 + i)), { metadata }))
+        const events = Array.from(
+          { length: 1000 },
+          (_, i) => serializer.encode(ContentSaved.make(payload(0, part * 1000 + i)), { metadata })
+        )
         yield* es.append("long-0", events, ExpectedVersion.exact(part * 1000))
       }
       yield* es.readStream("long-0")
@@ -186,7 +217,15 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
     db.transaction(() => {
       for (let i = 0; i < readEvents; i++) {
         const e = event(0, i)
-        insert.run(e.eventId, "long-0", i + 1, e.type, JSON.stringify({ _tag: "ContentSaved", ...e.data }), JSON.stringify(metadata), Date.now())
+        insert.run(
+          e.eventId,
+          "long-0",
+          i + 1,
+          e.type,
+          JSON.stringify({ _tag: "ContentSaved", ...e.data }),
+          JSON.stringify(metadata),
+          Date.now()
+        )
       }
     })()
     const read = db.prepare(

@@ -6,7 +6,7 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import type { Layer } from "effect"
-import { Chunk, Effect, Either, Fiber, FastCheck as fc, Option, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, FastCheck as fc, Fiber, Option, Schema, Stream } from "effect"
 import type { EventData, RecordedEvent } from "./EventStore.js"
 import * as EventStore from "./EventStore.js"
 import * as ExpectedVersion from "./ExpectedVersion.js"
@@ -36,8 +36,7 @@ const event = (type: string, data: unknown = { n: 1 }, extra: Partial<EventData>
   ...extra
 })
 
-const events = (count: number, type = "Happened") =>
-  Array.from({ length: count }, (_, i) => event(type, { i }))
+const events = (count: number, type = "Happened") => Array.from({ length: count }, (_, i) => event(type, { i }))
 
 const Renamed = Schema.TaggedStruct("Renamed", { from: Schema.String, to: Schema.String })
 const Created = Schema.TaggedStruct("Created", { title: Schema.String })
@@ -236,7 +235,11 @@ export const run = (options: Options): void => {
               [id, [event("T", { big: BigInt(1) })], ExpectedVersion.Any],
               [id, [{ eventId: crypto.randomUUID(), type: "T", data: undefined }], ExpectedVersion.Any],
               [id, [event("T", {}, { schemaVersion: 0 })], ExpectedVersion.Any],
-              [id, [events(1)[0], events(1)[0]].map((e, _i, all) => ({ ...e, eventId: all[0].eventId })), ExpectedVersion.Any],
+              [
+                id,
+                [events(1)[0], events(1)[0]].map((e, _i, all) => ({ ...e, eventId: all[0].eventId })),
+                ExpectedVersion.Any
+              ],
               [id, events(1), ExpectedVersion.exact(-1)],
               [id, events(1), ExpectedVersion.exact(1.5)]
             ]
@@ -260,7 +263,11 @@ export const run = (options: Options): void => {
             assert.deepStrictEqual(versions(yield* store.readStream(id)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
             assert.deepStrictEqual(versions(yield* store.readStream(id, { from: 4, limit: 3 })), [4, 5, 6])
             assert.deepStrictEqual(versions(yield* store.readStream(id, { from: 9, limit: 5 })), [9, 10])
-            assert.deepStrictEqual(versions(yield* store.readStream(id, { direction: "backwards", limit: 3 })), [10, 9, 8])
+            assert.deepStrictEqual(versions(yield* store.readStream(id, { direction: "backwards", limit: 3 })), [
+              10,
+              9,
+              8
+            ])
             assert.deepStrictEqual(
               versions(yield* store.readStream(id, { direction: "backwards", from: 2, limit: 5 })),
               [2, 1]
@@ -278,7 +285,10 @@ export const run = (options: Options): void => {
             const forwards = yield* Stream.runCollect(store.streamEvents(id, { pageSize: 5 }))
             assert.deepStrictEqual(Chunk.toReadonlyArray(forwards), yield* store.readStream(id))
             const backwards = yield* Stream.runCollect(store.streamEvents(id, { pageSize: 4, direction: "backwards" }))
-            assert.deepStrictEqual(Chunk.toReadonlyArray(backwards).map((e) => e.streamVersion), Array.from({ length: 23 }, (_, i) => 23 - i))
+            assert.deepStrictEqual(
+              Chunk.toReadonlyArray(backwards).map((e) => e.streamVersion),
+              Array.from({ length: 23 }, (_, i) => 23 - i)
+            )
             const global = yield* Stream.runCollect(store.allEvents({ pageSize: 7, filter: EventStore.category(cat) }))
             assert.strictEqual(Chunk.size(global), 23)
           }))
@@ -291,11 +301,21 @@ export const run = (options: Options): void => {
             yield* store.append(`${cat}-b`, events(2), ExpectedVersion.Any)
             yield* store.append(`${cat}-a`, events(1), ExpectedVersion.Any)
             const everything = yield* store.readAll({ filter: EventStore.category(cat) })
-            assert.deepStrictEqual(everything.map((e) => e.streamId), [`${cat}-a`, `${cat}-a`, `${cat}-b`, `${cat}-b`, `${cat}-a`])
+            assert.deepStrictEqual(everything.map((e) => e.streamId), [
+              `${cat}-a`,
+              `${cat}-a`,
+              `${cat}-b`,
+              `${cat}-b`,
+              `${cat}-a`
+            ])
             assertIncreasing(everything.map((e) => e.globalPosition))
             const onlyA = yield* store.readAll({ filter: EventStore.stream(`${cat}-a`) })
             assert.deepStrictEqual(onlyA.map((e) => e.streamVersion), [1, 2, 3])
-            const after = yield* store.readAll({ from: everything[1].globalPosition, limit: 2, filter: EventStore.category(cat) })
+            const after = yield* store.readAll({
+              from: everything[1].globalPosition,
+              limit: 2,
+              filter: EventStore.category(cat)
+            })
             assert.deepStrictEqual(after, everything.slice(2, 4))
             assert.isAtLeast(yield* store.head, everything[4].globalPosition)
           }))
@@ -336,7 +356,10 @@ export const run = (options: Options): void => {
             const wrong = yield* Effect.flip(store.deleteStream(id, ExpectedVersion.exact(1)))
             assert.strictEqual(wrong._tag, "WrongExpectedVersion")
             yield* store.deleteStream(id, ExpectedVersion.exact(2))
-            assert.strictEqual((yield* Effect.flip(store.append(id, events(1), ExpectedVersion.Any)))._tag, "StreamDeleted")
+            assert.strictEqual(
+              (yield* Effect.flip(store.append(id, events(1), ExpectedVersion.Any)))._tag,
+              "StreamDeleted"
+            )
             assert.strictEqual((yield* Effect.flip(store.readStream(id)))._tag, "StreamDeleted")
             assert.strictEqual((yield* Effect.flip(store.deleteStream(id)))._tag, "StreamDeleted")
             assert.deepStrictEqual(yield* store.streamInfo(id), { streamId: id, version: 2, deleted: true })
@@ -349,7 +372,10 @@ export const run = (options: Options): void => {
             const store = yield* EventStore.EventStore
             const id = `${freshCategory()}-1`
             yield* store.deleteStream(id, ExpectedVersion.NoStream)
-            assert.strictEqual((yield* Effect.flip(store.append(id, events(1), ExpectedVersion.NoStream)))._tag, "StreamDeleted")
+            assert.strictEqual(
+              (yield* Effect.flip(store.append(id, events(1), ExpectedVersion.NoStream)))._tag,
+              "StreamDeleted"
+            )
           }))
       })
 
@@ -395,7 +421,11 @@ export const run = (options: Options): void => {
           Effect.gen(function*() {
             const store = yield* EventStore.EventStore
             const id = `${freshCategory()}-1`
-            yield* store.append(id, [event("Renamed", { _tag: "Renamed", title: "new" }, { schemaVersion: 1 })], ExpectedVersion.Any)
+            yield* store.append(
+              id,
+              [event("Renamed", { _tag: "Renamed", title: "new" }, { schemaVersion: 1 })],
+              ExpectedVersion.Any
+            )
             const [decoded] = yield* serializer.decodeAll(yield* store.readStream(id))
             assert.deepStrictEqual(decoded.data, { _tag: "Renamed", from: "", to: "new" })
           }))
@@ -468,8 +498,11 @@ export const run = (options: Options): void => {
                         yield* store.append(`${cat}-${stream}`, events(count), ExpectedVersion.Any)
                       }
                       const before = yield* store.readAll({ filter: EventStore.category(cat) })
-                      const from = before.length === 0 ? 0 : before[Math.min(startAt % (before.length + 1), before.length) - 1]?.globalPosition ?? 0
-                      const expectedCount = plan.reduce((n, [, c]) => n + c, 0) - before.filter((e) => e.globalPosition <= from).length
+                      const from = before.length === 0
+                        ? 0
+                        : before[Math.min(startAt % (before.length + 1), before.length) - 1]?.globalPosition ?? 0
+                      const expectedCount = plan.reduce((n, [, c]) => n + c, 0) -
+                        before.filter((e) => e.globalPosition <= from).length
                       const fiber = yield* store.subscribe({ filter: EventStore.category(cat), from }).pipe(
                         Stream.take(expectedCount),
                         Stream.runCollect,
@@ -503,7 +536,10 @@ export const run = (options: Options): void => {
             yield* Effect.promise(() =>
               fc.assert(
                 fc.asyncProperty(
-                  fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 1, max: 3 })), { minLength: writers, maxLength: writers * 4 }),
+                  fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 1, max: 3 })), {
+                    minLength: writers,
+                    maxLength: writers * 4
+                  }),
                   async (plan) => {
                     const cat = freshCategory()
                     // each writer reads the version then appends with Exact, retrying on conflict

@@ -6,7 +6,6 @@
 import type { Envelope } from "@chronicle/domain"
 import type { Effect, Option, Stream } from "effect"
 import { Context, Layer } from "effect"
-import { makeMemory } from "./internal/memory.js"
 import type {
   AppendError,
   EventStoreError,
@@ -15,6 +14,7 @@ import type {
   WrongExpectedVersion
 } from "./EventStoreError.js"
 import type { ExpectedVersion } from "./ExpectedVersion.js"
+import { makeMemory } from "./internal/memory.js"
 
 /**
  * An event to append, already encoded: `data` and `metadata` must be JSON-compatible.

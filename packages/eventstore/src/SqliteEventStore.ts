@@ -40,11 +40,13 @@ export interface Options extends SqlEventStore.Options {
 export const layerClient = (
   options: Options
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, EventStoreError> => {
-  const settings = Layer.effectDiscard(Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql.unsafe(`PRAGMA busy_timeout = ${Duration.toMillis(options.busyTimeout ?? "5 seconds")}`)
-    yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`)
-  }).pipe(Effect.orDie))
+  const settings = Layer.effectDiscard(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe(`PRAGMA busy_timeout = ${Duration.toMillis(options.busyTimeout ?? "5 seconds")}`)
+      yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`)
+    }).pipe(Effect.orDie)
+  )
   const client = Layer.unwrapEffect(Effect.sync(() => {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true })
     return SqliteClient.layer({ filename: options.filename })
@@ -76,5 +78,7 @@ export const layer = (
  */
 export const layerConfig = (
   config: Config.Config<Options>
-): Layer.Layer<EventStore | SqliteClient.SqliteClient | SqlClient.SqlClient, EventStoreError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(config, layer))
+): Layer.Layer<
+  EventStore | SqliteClient.SqliteClient | SqlClient.SqlClient,
+  EventStoreError | ConfigError.ConfigError
+> => Layer.unwrapEffect(Effect.map(config, layer))

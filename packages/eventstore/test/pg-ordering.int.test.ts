@@ -23,7 +23,11 @@ describe.skipIf(pgUrl === null)("PostgreSQL commit order", () => {
         const appended = yield* Deferred.make<EventStore.AppendResult>()
         const release = yield* Deferred.make<void>()
         const first = yield* sql.withTransaction(Effect.gen(function*() {
-          const result = yield* store.append(`${cat}-first`, [{ eventId: crypto.randomUUID(), type: "First", data: {} }], ExpectedVersion.Any)
+          const result = yield* store.append(`${cat}-first`, [{
+            eventId: crypto.randomUUID(),
+            type: "First",
+            data: {}
+          }], ExpectedVersion.Any)
           yield* Deferred.succeed(appended, result)
           yield* Deferred.await(release)
           return result
@@ -35,7 +39,11 @@ describe.skipIf(pgUrl === null)("PostgreSQL commit order", () => {
           Stream.runCollect,
           Effect.fork
         )
-        const second = yield* store.append(`${cat}-second`, [{ eventId: crypto.randomUUID(), type: "Second", data: {} }], ExpectedVersion.Any).pipe(Effect.fork)
+        const second = yield* store.append(`${cat}-second`, [{
+          eventId: crypto.randomUUID(),
+          type: "Second",
+          data: {}
+        }], ExpectedVersion.Any).pipe(Effect.fork)
 
         // the later append is not blocked: it commits while the first transaction is still open
         const secondResult = yield* Fiber.join(second).pipe(Effect.timeout("5 seconds"))
@@ -50,7 +58,10 @@ describe.skipIf(pgUrl === null)("PostgreSQL commit order", () => {
         yield* Fiber.join(first)
         const delivered = Chunk.toReadonlyArray(yield* Fiber.join(seen).pipe(Effect.timeout("10 seconds")))
         assert.deepStrictEqual(delivered.map((e) => e.type), ["First", "Second"])
-        assert.deepStrictEqual(delivered.map((e) => e.globalPosition), [firstResult.positions[0], secondResult.positions[0]])
+        assert.deepStrictEqual(delivered.map((e) => e.globalPosition), [
+          firstResult.positions[0],
+          secondResult.positions[0]
+        ])
       }))
   })
 })

@@ -36,37 +36,45 @@ const checkIntegrity = (events: ReadonlyArray<EventStore.RecordedEvent>) => {
 }
 
 describe("SQLite shared by several processes", () => {
-  it.live("two processes appending to the same streams at once lose nothing and leave no gap", () =>
-    Effect.gen(function*() {
-      const filename = join(mkdtempSync(join(tmpdir(), "chronicle-proc-")), "events.db")
-      // create the schema first so the two writers do not both migrate
-      yield* readBack(filename)
-      const writers = ["a", "b"].map((w) => spawnTs(appender, [filename, w, "150", "3"], packageDir))
-      const codes = yield* Effect.promise(() => Promise.all(writers.map((w) => w.exited)))
-      assert.deepStrictEqual(codes, [0, 0])
-      const events = yield* readBack(filename)
-      const batches = checkIntegrity(events)
-      assert.strictEqual(events.length, 2 * 150 * 3)
-      for (const w of writers) for (const line of w.lines) assert.isTrue(batches.has(JSON.parse(line).batch))
-    }), 120_000)
+  it.live(
+    "two processes appending to the same streams at once lose nothing and leave no gap",
+    () =>
+      Effect.gen(function*() {
+        const filename = join(mkdtempSync(join(tmpdir(), "chronicle-proc-")), "events.db")
+        // create the schema first so the two writers do not both migrate
+        yield* readBack(filename)
+        const writers = ["a", "b"].map((w) => spawnTs(appender, [filename, w, "150", "3"], packageDir))
+        const codes = yield* Effect.promise(() => Promise.all(writers.map((w) => w.exited)))
+        assert.deepStrictEqual(codes, [0, 0])
+        const events = yield* readBack(filename)
+        const batches = checkIntegrity(events)
+        assert.strictEqual(events.length, 2 * 150 * 3)
+        for (const w of writers) for (const line of w.lines) assert.isTrue(batches.has(JSON.parse(line).batch))
+      }),
+    120_000
+  )
 
-  it.live("a writer killed with SIGKILL at random moments loses no acknowledged append and leaves none half-written", () =>
-    Effect.gen(function*() {
-      const filename = join(mkdtempSync(join(tmpdir(), "chronicle-kill-")), "events.db")
-      yield* readBack(filename)
-      const acknowledged = new Set<string>()
-      const rounds = 8
-      for (let round = 0; round < rounds; round++) {
-        const child = spawnTs(appender, [filename, `r${round}`, "100000", "4"], packageDir)
-        // let it get going, then kill it at a random moment
-        yield* Effect.promise(() => waitFor(() => child.lines.length > 0, 30_000))
-        yield* Effect.sleep(`${Math.floor(Math.random() * 150)} millis`)
-        child.process.kill("SIGKILL")
-        yield* Effect.promise(() => child.exited)
-        for (const line of child.lines) acknowledged.add(JSON.parse(line).batch)
-        const batches = checkIntegrity(yield* readBack(filename))
-        for (const batch of acknowledged) assert.isTrue(batches.has(batch), `acknowledged ${batch} is missing`)
-      }
-      assert.isAbove(acknowledged.size, rounds)
-    }), 240_000)
+  it.live(
+    "a writer killed with SIGKILL at random moments loses no acknowledged append and leaves none half-written",
+    () =>
+      Effect.gen(function*() {
+        const filename = join(mkdtempSync(join(tmpdir(), "chronicle-kill-")), "events.db")
+        yield* readBack(filename)
+        const acknowledged = new Set<string>()
+        const rounds = 8
+        for (let round = 0; round < rounds; round++) {
+          const child = spawnTs(appender, [filename, `r${round}`, "100000", "4"], packageDir)
+          // let it get going, then kill it at a random moment
+          yield* Effect.promise(() => waitFor(() => child.lines.length > 0, 30_000))
+          yield* Effect.sleep(`${Math.floor(Math.random() * 150)} millis`)
+          child.process.kill("SIGKILL")
+          yield* Effect.promise(() => child.exited)
+          for (const line of child.lines) acknowledged.add(JSON.parse(line).batch)
+          const batches = checkIntegrity(yield* readBack(filename))
+          for (const batch of acknowledged) assert.isTrue(batches.has(batch), `acknowledged ${batch} is missing`)
+        }
+        assert.isAbove(acknowledged.size, rounds)
+      }),
+    240_000
+  )
 })

@@ -6,12 +6,12 @@
  *
  *   cd packages/pipeline && npx tsx --conditions=@chronicle/source bench/run.ts [--rounds 3]
  */
+import { ContentHash, Pipeline, Step } from "@chronicle/pipeline"
+import { Effect, Either } from "effect"
 import { execFileSync } from "node:child_process"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
-import { ContentHash, Pipeline, Step } from "@chronicle/pipeline"
-import { Effect, Either } from "effect"
 
 // ---------------------------------------------------------------------------------------------
 // The work: two sets of four functions, identical in every case.
@@ -242,7 +242,9 @@ if (child !== undefined) {
   const results = new Map<string, Array<number>>(names.map((name) => [name, []]))
   const perRound = new Map<string, Array<number>>(names.map((name) => [name, []]))
   console.log(
-    `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${os.platform()} ${os.release()}, effect ${effectVersion}`
+    `node ${process.version}, ${os.cpus().length} x ${
+      os.cpus()[0]?.model ?? "cpu"
+    }, ${os.platform()} ${os.release()}, effect ${effectVersion}`
   )
   console.log(
     `${rounds} rounds x ${names.length} cases, ${samples} samples each (CPU time), one process per case, --expose-gc`
@@ -253,14 +255,28 @@ if (child !== undefined) {
     for (const name of order) {
       const out = execFileSync(
         process.execPath,
-        ["--expose-gc", "--conditions=@chronicle/source", "--import", "tsx", self, "--case", name, "--samples", String(samples)],
+        [
+          "--expose-gc",
+          "--conditions=@chronicle/source",
+          "--import",
+          "tsx",
+          self,
+          "--case",
+          name,
+          "--samples",
+          String(samples)
+        ],
         { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }
       )
       const line = out.trim().split("\n").pop() ?? "{}"
       const parsed = JSON.parse(line) as { rates: Array<number> }
       results.get(name)?.push(...parsed.rates)
       perRound.get(name)?.push(median(parsed.rates))
-      console.log(`  round ${round + 1} ${name.padEnd(24)} ${Math.round(median(parsed.rates)).toLocaleString("en-US").padStart(12)} ops/s`)
+      console.log(
+        `  round ${round + 1} ${name.padEnd(24)} ${
+          Math.round(median(parsed.rates)).toLocaleString("en-US").padStart(12)
+        } ops/s`
+      )
     }
   }
   const med = (name: string) => median(results.get(name) ?? [])
@@ -275,7 +291,9 @@ if (child !== undefined) {
     const effect = med(`${workload}/effect`)
     const m = med(name)
     const us = 1e6 / m
-    return `| ${cases[name].label} | ${fmt(m)} | ${spread(name)} | ${us.toFixed(2)} µs | ${(plain / m).toFixed(1)}x | ${(effect / m).toFixed(2)}x |`
+    return `| ${cases[name].label} | ${fmt(m)} | ${spread(name)} | ${us.toFixed(2)} µs | ${(plain / m).toFixed(1)}x | ${
+      (effect / m).toFixed(2)
+    }x |`
   })
   console.log("")
   console.log("| case | median ops/s | per-round medians | per op | vs plain | vs Effect flatMap |")

@@ -58,11 +58,19 @@ const program = Effect.gen(function*() {
         Console.log(
           `saved version ${result.output.input.version}, hash ${result.output.input.hash.slice(0, 12)}…\n` +
             `  metadata: ${JSON.stringify(result.metadata)}\n` +
-            `  steps: ${result.steps.map((s) => s._tag === "Succeeded" ? `${s.step} ${s.durationMillis.toFixed(2)} ms` : `${s.step} ${s._tag}`).join(", ")}`
+            `  steps: ${
+              result.steps.map((s) =>
+                s._tag === "Succeeded" ? `${s.step} ${s.durationMillis.toFixed(2)} ms` : `${s.step} ${s._tag}`
+              ).join(", ")
+            }`
         )
       ),
       Effect.catchTag("StepFailed", (failure) =>
-        Console.log(`failed at step "${failure.step}": ${failure.error.message}\n  metadata so far: ${JSON.stringify(failure.metadata)}`))
+        Console.log(
+          `failed at step "${failure.step}": ${failure.error.message}\n  metadata so far: ${
+            JSON.stringify(failure.metadata)
+          }`
+        ))
     )
 
   yield* save({ id: "doc123", content: "Hello, Chronicle", metadata: { author: "user123" } })

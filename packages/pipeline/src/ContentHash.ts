@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
 import { Either, Schema } from "effect"
+import { createHash } from "node:crypto"
 
 /**
  * A value has no canonical JSON encoding (a non-finite number, a bigint, a function, a Map, a

@@ -28,7 +28,10 @@ export interface Enriched<A> {
  * @since 0.1.0
  * @category errors
  */
-export type EnrichmentError = ContentHash.NotCanonicalJson | EventStoreError.StreamDeleted | EventStoreError.EventStoreError
+export type EnrichmentError =
+  | ContentHash.NotCanonicalJson
+  | EventStoreError.StreamDeleted
+  | EventStoreError.EventStoreError
 
 /**
  * The current time from the `Clock` (so `TestClock` controls it in tests).
@@ -86,9 +89,12 @@ export const make = <A>(options: {
   return Step.make(
     options.name ?? "enrich",
     (data: A) =>
-      Effect.flatMap(contentHash(hashOf === undefined ? data : hashOf(data)), (hash) =>
-        Effect.flatMap(nextVersion(options.streamId(data)), (version) =>
-          Effect.map(timestamp, (timestamp): Enriched<A> => ({ data, timestamp, version, hash })))),
+      Effect.flatMap(
+        contentHash(hashOf === undefined ? data : hashOf(data)),
+        (hash) =>
+          Effect.flatMap(nextVersion(options.streamId(data)), (version) =>
+            Effect.map(timestamp, (timestamp): Enriched<A> => ({ data, timestamp, version, hash })))
+      ),
     { metadata: { enriched: true, fieldsAdded: ["timestamp", "version", "hash"] } }
   )
 }

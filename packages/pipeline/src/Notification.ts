@@ -70,8 +70,11 @@ export const onFailure: {
   self: Step.Step<A, B, E, R>,
   notify: (failure: StepFailed<E>, input: A) => Effect.Effect<unknown, E2, R2>
 ): Step.Step<A, B, E, R | R2> =>
-  Step.tapError(self, (failure: StepFailed<E>, input: A) =>
-    Effect.catchAllCause(notify(failure, input), (cause) =>
-      Effect.logWarning("pipeline failure notification failed", cause).pipe(
-        Effect.annotateLogs({ "pipeline.step": failure.step })
-      ))))
+  Step.tapError(
+    self,
+    (failure: StepFailed<E>, input: A) =>
+      Effect.catchAllCause(notify(failure, input), (cause) =>
+        Effect.logWarning("pipeline failure notification failed", cause).pipe(
+          Effect.annotateLogs({ "pipeline.step": failure.step })
+        ))
+  ))

@@ -88,47 +88,128 @@ export const stepDurationOf: (step: string, outcome: "success" | "failure") => M
  */
 export function make<A0, A1, E1, R1>(s1: Step.Step<A0, A1, E1, R1>): Step.Step<A0, A1, E1, R1>
 export function make<
-  A0, A1, A2, E1, E2, R1, R2
+  A0,
+  A1,
+  A2,
+  E1,
+  E2,
+  R1,
+  R2
 >(
   s1: Step.Step<A0, A1, E1, R1>,
-  s2: Step.Step<A1, A2, E2, R2>,
+  s2: Step.Step<A1, A2, E2, R2>
 ): Step.Step<A0, A2, E1 | E2, R1 | R2>
 export function make<
-  A0, A1, A2, A3, E1, E2, E3, R1, R2, R3
+  A0,
+  A1,
+  A2,
+  A3,
+  E1,
+  E2,
+  E3,
+  R1,
+  R2,
+  R3
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
-  s3: Step.Step<A2, A3, E3, R3>,
+  s3: Step.Step<A2, A3, E3, R3>
 ): Step.Step<A0, A3, E1 | E2 | E3, R1 | R2 | R3>
 export function make<
-  A0, A1, A2, A3, A4, E1, E2, E3, E4, R1, R2, R3, R4
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  E1,
+  E2,
+  E3,
+  E4,
+  R1,
+  R2,
+  R3,
+  R4
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
   s3: Step.Step<A2, A3, E3, R3>,
-  s4: Step.Step<A3, A4, E4, R4>,
+  s4: Step.Step<A3, A4, E4, R4>
 ): Step.Step<A0, A4, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4>
 export function make<
-  A0, A1, A2, A3, A4, A5, E1, E2, E3, E4, E5, R1, R2, R3, R4, R5
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
   s3: Step.Step<A2, A3, E3, R3>,
   s4: Step.Step<A3, A4, E4, R4>,
-  s5: Step.Step<A4, A5, E5, R5>,
+  s5: Step.Step<A4, A5, E5, R5>
 ): Step.Step<A0, A5, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5>
 export function make<
-  A0, A1, A2, A3, A4, A5, A6, E1, E2, E3, E4, E5, E6, R1, R2, R3, R4, R5, R6
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
   s3: Step.Step<A2, A3, E3, R3>,
   s4: Step.Step<A3, A4, E4, R4>,
   s5: Step.Step<A4, A5, E5, R5>,
-  s6: Step.Step<A5, A6, E6, R6>,
+  s6: Step.Step<A5, A6, E6, R6>
 ): Step.Step<A0, A6, E1 | E2 | E3 | E4 | E5 | E6, R1 | R2 | R3 | R4 | R5 | R6>
 export function make<
-  A0, A1, A2, A3, A4, A5, A6, A7, E1, E2, E3, E4, E5, E6, E7, R1, R2, R3, R4, R5, R6, R7
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  A7,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  E7,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
@@ -136,10 +217,34 @@ export function make<
   s4: Step.Step<A3, A4, E4, R4>,
   s5: Step.Step<A4, A5, E5, R5>,
   s6: Step.Step<A5, A6, E6, R6>,
-  s7: Step.Step<A6, A7, E7, R7>,
+  s7: Step.Step<A6, A7, E7, R7>
 ): Step.Step<A0, A7, E1 | E2 | E3 | E4 | E5 | E6 | E7, R1 | R2 | R3 | R4 | R5 | R6 | R7>
 export function make<
-  A0, A1, A2, A3, A4, A5, A6, A7, A8, E1, E2, E3, E4, E5, E6, E7, E8, R1, R2, R3, R4, R5, R6, R7, R8
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  A7,
+  A8,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  E7,
+  E8,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
@@ -148,10 +253,37 @@ export function make<
   s5: Step.Step<A4, A5, E5, R5>,
   s6: Step.Step<A5, A6, E6, R6>,
   s7: Step.Step<A6, A7, E7, R7>,
-  s8: Step.Step<A7, A8, E8, R8>,
+  s8: Step.Step<A7, A8, E8, R8>
 ): Step.Step<A0, A8, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8>
 export function make<
-  A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, E1, E2, E3, E4, E5, E6, E7, E8, E9, R1, R2, R3, R4, R5, R6, R7, R8, R9
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  A7,
+  A8,
+  A9,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  E7,
+  E8,
+  E9,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
@@ -161,10 +293,92 @@ export function make<
   s6: Step.Step<A5, A6, E6, R6>,
   s7: Step.Step<A6, A7, E7, R7>,
   s8: Step.Step<A7, A8, E8, R8>,
-  s9: Step.Step<A8, A9, E9, R9>,
+  s9: Step.Step<A8, A9, E9, R9>
 ): Step.Step<A0, A9, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9>
 export function make<
-  A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  A7,
+  A8,
+  A9,
+  A10,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  E7,
+  E8,
+  E9,
+  E10,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9,
+  R10
+>(
+  s1: Step.Step<A0, A1, E1, R1>,
+  s2: Step.Step<A1, A2, E2, R2>,
+  s3: Step.Step<A2, A3, E3, R3>,
+  s4: Step.Step<A3, A4, E4, R4>,
+  s5: Step.Step<A4, A5, E5, R5>,
+  s6: Step.Step<A5, A6, E6, R6>,
+  s7: Step.Step<A6, A7, E7, R7>,
+  s8: Step.Step<A7, A8, E8, R8>,
+  s9: Step.Step<A8, A9, E9, R9>,
+  s10: Step.Step<A9, A10, E10, R10>
+): Step.Step<
+  A0,
+  A10,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10
+>
+export function make<
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  A7,
+  A8,
+  A9,
+  A10,
+  A11,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  E7,
+  E8,
+  E9,
+  E10,
+  E11,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9,
+  R10,
+  R11
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
@@ -176,9 +390,51 @@ export function make<
   s8: Step.Step<A7, A8, E8, R8>,
   s9: Step.Step<A8, A9, E9, R9>,
   s10: Step.Step<A9, A10, E10, R10>,
-): Step.Step<A0, A10, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10>
+  s11: Step.Step<A10, A11, E11, R11>
+): Step.Step<
+  A0,
+  A11,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11
+>
 export function make<
-  A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  A5,
+  A6,
+  A7,
+  A8,
+  A9,
+  A10,
+  A11,
+  A12,
+  E1,
+  E2,
+  E3,
+  E4,
+  E5,
+  E6,
+  E7,
+  E8,
+  E9,
+  E10,
+  E11,
+  E12,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9,
+  R10,
+  R11,
+  R12
 >(
   s1: Step.Step<A0, A1, E1, R1>,
   s2: Step.Step<A1, A2, E2, R2>,
@@ -191,27 +447,20 @@ export function make<
   s9: Step.Step<A8, A9, E9, R9>,
   s10: Step.Step<A9, A10, E10, R10>,
   s11: Step.Step<A10, A11, E11, R11>,
-): Step.Step<A0, A11, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11>
-export function make<
-  A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12
->(
-  s1: Step.Step<A0, A1, E1, R1>,
-  s2: Step.Step<A1, A2, E2, R2>,
-  s3: Step.Step<A2, A3, E3, R3>,
-  s4: Step.Step<A3, A4, E4, R4>,
-  s5: Step.Step<A4, A5, E5, R5>,
-  s6: Step.Step<A5, A6, E6, R6>,
-  s7: Step.Step<A6, A7, E7, R7>,
-  s8: Step.Step<A7, A8, E8, R8>,
-  s9: Step.Step<A8, A9, E9, R9>,
-  s10: Step.Step<A9, A10, E10, R10>,
-  s11: Step.Step<A10, A11, E11, R11>,
-  s12: Step.Step<A11, A12, E12, R12>,
-): Step.Step<A0, A12, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12>
+  s12: Step.Step<A11, A12, E12, R12>
+): Step.Step<
+  A0,
+  A12,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12
+>
 export function make(...steps: ReadonlyArray<Step.Any>): Step.Any {
   let pipeline = steps[0]
   for (let i = 1; i < steps.length; i++) {
-    pipeline = Step.andThen(pipeline as Step.Step<never, unknown, unknown, unknown>, steps[i] as Step.Step<unknown, unknown, unknown, unknown>)
+    pipeline = Step.andThen(
+      pipeline as Step.Step<never, unknown, unknown, unknown>,
+      steps[i] as Step.Step<unknown, unknown, unknown, unknown>
+    )
   }
   return pipeline
 }
@@ -229,7 +478,11 @@ export const run: {
   2,
   <A, B, E, R>(self: Step.Step<A, B, E, R>, input: A): Effect.Effect<Result<B>, Failure<E>, R> => {
     const execute = self[ExecuteId]
-    const spanOptions = { attributes: { "pipeline.name": self.name }, kind: "internal", captureStackTrace: false } as const
+    const spanOptions = {
+      attributes: { "pipeline.name": self.name },
+      kind: "internal",
+      captureStackTrace: false
+    } as const
     // A step of a pipeline whose error type is `never` cannot fail, so `Failure<E>` is exact.
     return instrument.withDetachedSpan("pipeline.run", spanOptions, (span: Tracer.AnySpan | undefined) => {
       const state = new RunState(undefined, span)

@@ -291,7 +291,12 @@ const runBranches = <In>(
     const children = steps.map(() => state.child())
     return Effect.map(
       Effect.all(
-        steps.map((step, i) => (step[ExecuteId] as (input: In, state: RunState) => Effect.Effect<unknown, StepFailed<unknown>, unknown>)(input, children[i])),
+        steps.map((step, i) =>
+          (step[ExecuteId] as (input: In, state: RunState) => Effect.Effect<unknown, StepFailed<unknown>, unknown>)(
+            input,
+            children[i]
+          )
+        ),
         { concurrency: options?.concurrency ?? "unbounded" }
       ),
       (outputs) => {
@@ -324,13 +329,16 @@ export const all = <const T extends ReadonlyArray<Any> | Readonly<Record<string,
     ? (branches as ReadonlyArray<Any>)
     : keys.map((key) => (branches as Readonly<Record<string, Any>>)[key])
   const name = `all(${steps.map((step) => step.name).join(", ")})`
-  return fromExecute(name, (input: AllInput<T>, state) =>
-    Effect.map(runBranches(steps, input, state, options), (outputs) => {
-      if (isTuple) return outputs as AllOutput<T>
-      const record: Record<string, unknown> = {}
-      for (let i = 0; i < keys.length; i++) record[keys[i]] = outputs[i]
-      return record as AllOutput<T>
-    }) as Effect.Effect<AllOutput<T>, StepFailed<Error<BranchValues<T>>>, Context<BranchValues<T>>>)
+  return fromExecute(
+    name,
+    (input: AllInput<T>, state) =>
+      Effect.map(runBranches(steps, input, state, options), (outputs) => {
+        if (isTuple) return outputs as AllOutput<T>
+        const record: Record<string, unknown> = {}
+        for (let i = 0; i < keys.length; i++) record[keys[i]] = outputs[i]
+        return record as AllOutput<T>
+      }) as Effect.Effect<AllOutput<T>, StepFailed<Error<BranchValues<T>>>, Context<BranchValues<T>>>
+  )
 }
 
 /**
@@ -464,7 +472,10 @@ export const tapError: {
   f: (failure: StepFailed<E>, input: A) => Effect.Effect<unknown, never, R2>
 ): Step<A, B, E, R | R2> => {
   const execute = self[ExecuteId]
-  return fromExecute(self.name, (input: A, state) => Effect.tapError(execute(input, state), (failure) => f(failure, input)))
+  return fromExecute(
+    self.name,
+    (input: A, state) => Effect.tapError(execute(input, state), (failure) => f(failure, input))
+  )
 })
 
 /**
@@ -526,10 +537,13 @@ export const timeoutWith: {
 export const timeout: {
   (duration: Duration.DurationInput): <A, B, E, R>(self: Step<A, B, E, R>) => Step<A, B, E | Timeout.TimedOut, R>
   <A, B, E, R>(self: Step<A, B, E, R>, duration: Duration.DurationInput): Step<A, B, E | Timeout.TimedOut, R>
-} = dual(2, <A, B, E, R>(self: Step<A, B, E, R>, duration: Duration.DurationInput): Step<A, B, E | Timeout.TimedOut, R> => {
-  const durationMillis = Duration.toMillis(duration)
-  return timeoutWith(self, {
-    duration,
-    onTimeout: (step) => new Timeout.TimedOut({ operation: `pipeline step ${step}`, durationMillis })
-  })
-})
+} = dual(
+  2,
+  <A, B, E, R>(self: Step<A, B, E, R>, duration: Duration.DurationInput): Step<A, B, E | Timeout.TimedOut, R> => {
+    const durationMillis = Duration.toMillis(duration)
+    return timeoutWith(self, {
+      duration,
+      onTimeout: (step) => new Timeout.TimedOut({ operation: `pipeline step ${step}`, durationMillis })
+    })
+  }
+)

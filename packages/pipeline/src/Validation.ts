@@ -34,9 +34,7 @@ export class ValidationFailed extends Schema.TaggedError<ValidationFailed>()("Va
     const fields = this.issues.map((issue) =>
       `${issue.path.length === 0 ? "input" : issue.path.join(".")}: ${issue.message}`
     )
-    return `validation failed (${this.issues.length} issue${this.issues.length === 1 ? "" : "s"}): ${
-      fields.join("; ")
-    }`
+    return `validation failed (${this.issues.length} issue${this.issues.length === 1 ? "" : "s"}): ${fields.join("; ")}`
   }
 }
 

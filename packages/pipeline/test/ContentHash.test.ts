@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { ContentHash } from "@chronicle/pipeline"
+import { assert, describe, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
@@ -88,7 +88,10 @@ describe("ContentHash", () => {
   })
 
   it("sorts keys by UTF-16 code units, as RFC 8785 does", () => {
-    assert.strictEqual(right(ContentHash.canonicalJson({ "é": 1, "z": 2, "Z": 3, "10": 4, "9": 5 })), "{\"10\":4,\"9\":5,\"Z\":3,\"z\":2,\"é\":1}")
+    assert.strictEqual(
+      right(ContentHash.canonicalJson({ "é": 1, "z": 2, "Z": 3, "10": 4, "9": 5 })),
+      "{\"10\":4,\"9\":5,\"Z\":3,\"z\":2,\"é\":1}"
+    )
   })
 
   it("keeps falsy and empty values", () => {
@@ -133,7 +136,10 @@ describe("ContentHash", () => {
 
   it("a value that appears twice without a cycle is fine", () => {
     const shared = { x: 1 }
-    assert.strictEqual(right(ContentHash.canonicalJson({ a: shared, b: [shared] })), "{\"a\":{\"x\":1},\"b\":[{\"x\":1}]}")
+    assert.strictEqual(
+      right(ContentHash.canonicalJson({ a: shared, b: [shared] })),
+      "{\"a\":{\"x\":1},\"b\":[{\"x\":1}]}"
+    )
   })
 
   it("hashJsonText rejects text that is not JSON", () => {

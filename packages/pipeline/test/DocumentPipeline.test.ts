@@ -1,7 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
 import { EventStore } from "@chronicle/eventstore"
 import { Enrichment, Notification, Persistence, Pipeline, Step, Validation } from "@chronicle/pipeline"
 import { Retry } from "@chronicle/resilience"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Option, Ref, Schema } from "effect"
 
 // The seed's document pipeline, as in the README and examples/document-pipeline.ts.
@@ -57,11 +57,21 @@ describe("the seed's document pipeline", () => {
       })
       const input: unknown = { id: "doc123", content: "Hello", metadata: { author: "user123" } }
       const first = yield* Pipeline.run(pipeline, input)
-      const second = yield* Pipeline.run(pipeline, { id: "doc123", content: "Hello again", metadata: { author: "user123" } })
+      const second = yield* Pipeline.run(pipeline, {
+        id: "doc123",
+        content: "Hello again",
+        metadata: { author: "user123" }
+      })
       assert.strictEqual(first.output.append.version, 1)
       assert.strictEqual(second.output.append.version, 2)
       assert.notStrictEqual(first.output.input.hash, second.output.input.hash)
-      assert.deepStrictEqual(first.steps.map((record) => record.step), ["validate", "enrich", "pass", "persist", "notify"])
+      assert.deepStrictEqual(first.steps.map((record) => record.step), [
+        "validate",
+        "enrich",
+        "pass",
+        "persist",
+        "notify"
+      ])
       assert.deepStrictEqual(Object.keys(first.metadata).sort(), [
         "enriched",
         "fieldsAdded",
@@ -74,7 +84,10 @@ describe("the seed's document pipeline", () => {
       assert.deepStrictEqual(yield* Ref.get(notified), ["Document-doc123@1", "Document-doc123@2"])
       const store = yield* EventStore.EventStore
       const events = yield* store.readStream("Document-doc123")
-      assert.deepStrictEqual(events.map((event) => event.metadata.contentHash), [first.output.input.hash, second.output.input.hash])
+      assert.deepStrictEqual(events.map((event) => event.metadata.contentHash), [
+        first.output.input.hash,
+        second.output.input.hash
+      ])
     }).pipe(Effect.provide(EventStore.layerMemory)))
 
   it.effect("invalid input fails at validate with every issue and writes nothing", () =>
@@ -93,9 +106,14 @@ describe("the seed's document pipeline", () => {
       // Both runs wait here after enrichment, so both read version 0 before either appends.
       const arrived = yield* Ref.make(0)
       const bothEnriched = yield* Deferred.make<void>()
-      const barrier = Step.tap("barrier", (_: Enrichment.Enriched<DocumentData>) =>
-        Effect.flatMap(Ref.updateAndGet(arrived, (n) => n + 1), (n) =>
-          n >= 2 ? Deferred.succeed(bothEnriched, undefined) : Deferred.await(bothEnriched)))
+      const barrier = Step.tap(
+        "barrier",
+        (_: Enrichment.Enriched<DocumentData>) =>
+          Effect.flatMap(
+            Ref.updateAndGet(arrived, (n) => n + 1),
+            (n) => n >= 2 ? Deferred.succeed(bothEnriched, undefined) : Deferred.await(bothEnriched)
+          )
+      )
       const pipeline = documentPipeline({ notify: () => Effect.void, afterEnrich: barrier })
       const [a, b] = yield* Effect.all([
         Pipeline.run(pipeline, { id: "race", content: "from A", metadata: { author: "a" } }),
@@ -105,6 +123,9 @@ describe("the seed's document pipeline", () => {
       assert.isAtLeast(yield* Ref.get(arrived), 3, "the losing run went through enrichment again")
       const store = yield* EventStore.EventStore
       const events = yield* store.readStream("Document-race")
-      assert.deepStrictEqual(events.map((event) => Schema.decodeUnknownSync(DocumentData)(event.data).content).sort(), ["from A", "from B"])
+      assert.deepStrictEqual(events.map((event) => Schema.decodeUnknownSync(DocumentData)(event.data).content).sort(), [
+        "from A",
+        "from B"
+      ])
     }).pipe(Effect.provide(EventStore.layerMemory)))
 })

@@ -1,6 +1,6 @@
-import { assert, describe, it } from "@effect/vitest"
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { ContentHash, Enrichment, Pipeline } from "@chronicle/pipeline"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, Option, TestClock } from "effect"
 
 interface Doc {
@@ -46,7 +46,11 @@ describe("Enrichment.make", () => {
 
   it.effect("hashOf chooses what is hashed", () =>
     Effect.gen(function*() {
-      const byContent = Enrichment.make({ streamId: (doc: Doc) => doc.id, hashOf: (doc) => doc.content, name: "enrich-content" })
+      const byContent = Enrichment.make({
+        streamId: (doc: Doc) => doc.id,
+        hashOf: (doc) => doc.content,
+        name: "enrich-content"
+      })
       const result = yield* Pipeline.run(byContent, { id: "b", content: "text" })
       assert.strictEqual(result.output.hash, ContentHash.sha256Hex("\"text\""))
       assert.strictEqual(result.steps[0].step, "enrich-content")

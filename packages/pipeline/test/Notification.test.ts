@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Notification, Pipeline, Step } from "@chronicle/pipeline"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Data, Effect, Exit, Logger, Option, PubSub, Queue, Ref } from "effect"
 
 class SmtpDown extends Data.TaggedError("SmtpDown")<{}> {}
@@ -31,7 +31,10 @@ describe("Notification", () => {
       assert.strictEqual(result.output, 42)
       assert.deepStrictEqual(yield* Ref.get(sent), [42])
       assert.deepStrictEqual(result.metadata, { notified: true })
-      assert.deepStrictEqual(result.steps.map((r) => [r._tag, r.step]), [["Succeeded", "double"], ["Succeeded", "notify"]])
+      assert.deepStrictEqual(result.steps.map((r) => [r._tag, r.step]), [["Succeeded", "double"], [
+        "Succeeded",
+        "notify"
+      ]])
     }))
 
   it.effect("a failed notification is recorded and logged, and the pipeline still succeeds", () =>
@@ -76,7 +79,9 @@ describe("Notification", () => {
       const seen = yield* Ref.make<ReadonlyArray<string>>([])
       const failing = Step.make("persist", (_: number) => Effect.fail(new Broken()))
       const pipeline = Pipeline.make(double, failing).pipe(
-        Notification.onFailure((failure, input: number) => Ref.update(seen, (all) => [...all, `${failure.step}:${input}`]))
+        Notification.onFailure((failure, input: number) =>
+          Ref.update(seen, (all) => [...all, `${failure.step}:${input}`])
+        )
       )
       const failure = failureOf(yield* Effect.exit(Pipeline.run(pipeline, 3)))
       assert.strictEqual(failure.step, "persist")

@@ -1,7 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { Enrichment, Persistence, Pipeline, Step } from "@chronicle/pipeline"
 import { PersistenceManager, Storage } from "@chronicle/resilience"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Ref, Schedule } from "effect"
 
 interface Doc {
@@ -47,15 +47,25 @@ describe("Persistence.toEventStore", () => {
       assert.strictEqual(second.output.append.version, 2)
       const store = yield* EventStore.EventStore
       const events = yield* store.readStream("Document-p1")
-      assert.deepStrictEqual(events.map((event) => event.data), [{ id: "p1", content: "first" }, { id: "p1", content: "second" }])
+      assert.deepStrictEqual(events.map((event) => event.data), [{ id: "p1", content: "first" }, {
+        id: "p1",
+        content: "second"
+      }])
       assert.strictEqual(events[1].metadata.hash, second.output.input.hash)
     }).pipe(Effect.provide(EventStore.layerMemory)))
 
   it.effect("a writer that appended after enrichment makes the append fail with WrongExpectedVersion", () =>
     Effect.gen(function*() {
       const store = yield* EventStore.EventStore
-      const sneaky = Step.tap("concurrent-writer", (_: Enrichment.Enriched<Doc>) =>
-        store.append("Document-p2", [{ eventId: "other-writer", type: "DocumentSaved", data: {} }], ExpectedVersion.Any))
+      const sneaky = Step.tap(
+        "concurrent-writer",
+        (_: Enrichment.Enriched<Doc>) =>
+          store.append(
+            "Document-p2",
+            [{ eventId: "other-writer", type: "DocumentSaved", data: {} }],
+            ExpectedVersion.Any
+          )
+      )
       const racing = Pipeline.make(Enrichment.make({ streamId: streamOf }), sneaky, persist)
       const failure = failureOf(yield* Effect.exit(Pipeline.run(racing, { id: "p2", content: "mine" })))
       assert.strictEqual(failure.step, "persist")
@@ -77,7 +87,10 @@ describe("Persistence.toEventStore", () => {
           Effect.map(Ref.get(interfered), (done) => !done)
         ))
       const retried = Pipeline.make(Enrichment.make({ streamId: streamOf }), sneakyOnce, persist).pipe(
-        Step.retry({ schedule: Schedule.recurs(2), while: (e: { readonly _tag: string }) => e._tag === "WrongExpectedVersion" })
+        Step.retry({
+          schedule: Schedule.recurs(2),
+          while: (e: { readonly _tag: string }) => e._tag === "WrongExpectedVersion"
+        })
       )
       const result = yield* Pipeline.run(retried, { id: "p3", content: "mine" })
       assert.strictEqual(result.output.append.version, 2)
@@ -106,12 +119,19 @@ describe("Persistence.toPersistenceManager", () => {
     Effect.gen(function*() {
       const persist = Persistence.toPersistenceManager({ key: (doc: Doc) => `document_${doc.id}` })
       const result = yield* Pipeline.run(persist, { id: "m1", content: "hello" })
-      assert.deepStrictEqual(result.output, { input: { id: "m1", content: "hello" }, key: "document_m1", priority: "critical" })
+      assert.deepStrictEqual(result.output, {
+        input: { id: "m1", content: "hello" },
+        key: "document_m1",
+        priority: "critical"
+      })
       assert.deepStrictEqual(result.metadata, { persisted: true, key: "document_m1", priority: "critical" })
       const manager = yield* PersistenceManager.PersistenceManager
       assert.deepStrictEqual(yield* manager.load("document_m1"), Option.some({ id: "m1", content: "hello" }))
       const storage = yield* Storage.Storage
-      assert.isTrue(Option.isSome(yield* storage.kv.get("document_m1")), "a critical write is in storage when the step returns")
+      assert.isTrue(
+        Option.isSome(yield* storage.kv.get("document_m1")),
+        "a critical write is in storage when the step returns"
+      )
     }).pipe(Effect.provide(managerLayer)))
 
   it.effect("value and priority can be chosen from the input", () =>
@@ -135,7 +155,10 @@ describe("Persistence.toPersistenceManager", () => {
 
   it.effect("a value the manager cannot encode fails the step with a typed error", () =>
     Effect.gen(function*() {
-      const persist = Persistence.toPersistenceManager({ key: (_: { readonly n: bigint }) => "bad", value: (input) => input })
+      const persist = Persistence.toPersistenceManager({
+        key: (_: { readonly n: bigint }) => "bad",
+        value: (input) => input
+      })
       const failure = failureOf(yield* Effect.exit(Pipeline.run(persist, { n: 1n })))
       assert.strictEqual(failure.step, "persist")
       assert.include(["ValueCodecError", "PersistenceError"], failure.error._tag)

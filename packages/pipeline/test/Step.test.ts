@@ -1,13 +1,15 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Pipeline, PipelineError, Step } from "@chronicle/pipeline"
 import { Retry, Timeout } from "@chronicle/resilience"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schedule, TestClock, Tracer } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {}
 class Other extends Data.TaggedError("Other")<{}> {}
 
 const double = Step.sync("double", (n: number) => n * 2, { metadata: { doubled: true } })
-const increment = Step.sync("increment", (n: number) => n + 1, { metadata: (out, input) => ({ incremented: [input, out] }) })
+const increment = Step.sync("increment", (n: number) => n + 1, {
+  metadata: (out, input) => ({ incremented: [input, out] })
+})
 const show = Step.sync("show", (n: number) => `#${n}`)
 const fail = (name: string) => Step.make(name, (_: number) => Effect.fail(new Boom({ reason: name })))
 
@@ -94,7 +96,9 @@ describe("Step and Pipeline", () => {
       const piped = double.pipe(Step.andThen(increment), Step.andThen(show))
       const dataFirst = Step.andThen(Step.andThen(double, increment), show)
       const made = Pipeline.make(double, increment, show)
-      const outputs = yield* Effect.all([piped, dataFirst, made].map((p) => Effect.map(Pipeline.run(p, 1), (r) => r.output)))
+      const outputs = yield* Effect.all(
+        [piped, dataFirst, made].map((p) => Effect.map(Pipeline.run(p, 1), (r) => r.output))
+      )
       assert.deepStrictEqual(outputs, ["#3", "#3", "#3"])
     }))
 
@@ -213,8 +217,13 @@ describe("Step and Pipeline", () => {
     it.effect("the first failing branch fails the step and is named; the others are interrupted", () =>
       Effect.gen(function*() {
         const finished = yield* Ref.make(false)
-        const slow = Step.make("slow", (n: number) => Effect.as(Effect.zipRight(Effect.sleep("1 second"), Ref.set(finished, true)), n))
-        const fiber = yield* Effect.fork(Effect.exit(Pipeline.run(Pipeline.make(double, Step.all({ slow, bad: fail("bad") })), 1)))
+        const slow = Step.make(
+          "slow",
+          (n: number) => Effect.as(Effect.zipRight(Effect.sleep("1 second"), Ref.set(finished, true)), n)
+        )
+        const fiber = yield* Effect.fork(
+          Effect.exit(Pipeline.run(Pipeline.make(double, Step.all({ slow, bad: fail("bad") })), 1))
+        )
         yield* TestClock.adjust("2 seconds")
         const failure = failureOf(yield* Fiber.join(fiber))
         assert.strictEqual(failure.step, "bad")
@@ -236,8 +245,10 @@ describe("Step and Pipeline", () => {
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
         const step = Step.make("flaky", (n: number) =>
-          Effect.flatMap(Ref.updateAndGet(attempts, (k) => k + 1), (k) =>
-            k <= failures ? Effect.fail(new Boom({ reason: `attempt ${k}` })) : Effect.succeed(n)))
+          Effect.flatMap(
+            Ref.updateAndGet(attempts, (k) => k + 1),
+            (k) => k <= failures ? Effect.fail(new Boom({ reason: `attempt ${k}` })) : Effect.succeed(n)
+          ))
         return { attempts, step }
       })
 
@@ -273,10 +284,21 @@ describe("Step and Pipeline", () => {
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
         const step = Step.make("typed", (_: number) =>
-          Effect.flatMap(Ref.updateAndGet(attempts, (k) => k + 1), (k): Effect.Effect<number, Boom | Other> =>
-            k === 1 ? Effect.fail(new Boom({ reason: "retryable" })) : Effect.fail(new Other())))
+          Effect.flatMap(
+            Ref.updateAndGet(attempts, (k) => k + 1),
+            (k): Effect.Effect<number, Boom | Other> =>
+              k === 1 ? Effect.fail(new Boom({ reason: "retryable" })) : Effect.fail(new Other())
+          ))
         const failure = failureOf(
-          yield* Effect.exit(Pipeline.run(step.pipe(Step.retry({ schedule: Schedule.recurs(5), while: (e: Boom | Other) => e._tag === "Boom" })), 0))
+          yield* Effect.exit(
+            Pipeline.run(
+              step.pipe(Step.retry({
+                schedule: Schedule.recurs(5),
+                while: (e: Boom | Other) => e._tag === "Boom"
+              })),
+              0
+            )
+          )
         )
         assert.strictEqual(failure.error._tag, "Other")
         assert.strictEqual(yield* Ref.get(attempts), 2)
@@ -293,7 +315,10 @@ describe("Step and Pipeline", () => {
 
   describe("timeoutWith", () => {
     const slow = Step.make("slow", (n: number) => Effect.as(Effect.sleep("10 seconds"), n))
-    const timeout = Step.timeoutWith({ duration: "1 second", onTimeout: (step) => new Boom({ reason: `${step} timed out` }) })
+    const timeout = Step.timeoutWith({
+      duration: "1 second",
+      onTimeout: (step) => new Boom({ reason: `${step} timed out` })
+    })
 
     it.effect("fails with the typed timeout error naming the step", () =>
       Effect.gen(function*() {
@@ -316,8 +341,10 @@ describe("Step and Pipeline", () => {
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
         const sometimesSlow = Step.make("sometimes-slow", (n: number) =>
-          Effect.flatMap(Ref.updateAndGet(attempts, (k) => k + 1), (k) =>
-            k === 1 ? Effect.as(Effect.sleep("10 seconds"), n) : Effect.succeed(n)))
+          Effect.flatMap(
+            Ref.updateAndGet(attempts, (k) => k + 1),
+            (k) => k === 1 ? Effect.as(Effect.sleep("10 seconds"), n) : Effect.succeed(n)
+          ))
         const fiber = yield* Effect.fork(
           Pipeline.run(sometimesSlow.pipe(timeout, Step.retry(Schedule.recurs(2))), 5)
         )
@@ -343,10 +370,20 @@ describe("Step and Pipeline", () => {
     it.effect("retry follows a Retry.schedule policy with backoff and its error predicate", () =>
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
-        const step = Step.make("busy", (n: number) =>
-          Effect.flatMap(Ref.updateAndGet(attempts, (k) => k + 1), (k) =>
-            k <= 2 ? Effect.fail(new Boom({ reason: "busy" })) : Effect.succeed(n)))
-        const policy = Retry.schedule({ times: 3, base: "100 millis", jitter: false, while: (e: Boom) => e.reason === "busy" })
+        const step = Step.make(
+          "busy",
+          (n: number) =>
+            Effect.flatMap(
+              Ref.updateAndGet(attempts, (k) => k + 1),
+              (k) => k <= 2 ? Effect.fail(new Boom({ reason: "busy" })) : Effect.succeed(n)
+            )
+        )
+        const policy = Retry.schedule({
+          times: 3,
+          base: "100 millis",
+          jitter: false,
+          while: (e: Boom) => e.reason === "busy"
+        })
         const fiber = yield* Effect.fork(Pipeline.run(step.pipe(Step.retry(policy)), 1))
         yield* TestClock.adjust("100 millis")
         assert.strictEqual(yield* Ref.get(attempts), 2)
@@ -486,19 +523,22 @@ describe("Step and Pipeline", () => {
         assert.isTrue(typed !== undefined && Exit.isFailure(typed) && Option.isSome(Cause.failureOption(typed.cause)))
         const defect = ended("pipeline.step pure-bad")
         assert.isTrue(defect !== undefined && Exit.isFailure(defect) && Cause.isDie(defect.cause))
-        assert.isTrue(spans.filter((span) => span.name === "pipeline.run").every((span) => {
-          const exit = span.exit()
-          return exit !== undefined && Exit.isFailure(exit)
-        }))
+        assert.isTrue(
+          spans.filter((span) => span.name === "pipeline.run").every((span) => {
+            const exit = span.exit()
+            return exit !== undefined && Exit.isFailure(exit)
+          })
+        )
       }))
 
     it.effect("with the tracer disabled no span is opened", () =>
       Effect.gen(function*() {
         const { spans, tracer } = recordingTracer()
-        const result = yield* Pipeline.run(Pipeline.make(double, Step.make("m", (n: number) => Effect.succeed(n))), 2).pipe(
-          Effect.withTracerEnabled(false),
-          Effect.withTracer(tracer)
-        )
+        const result = yield* Pipeline.run(Pipeline.make(double, Step.make("m", (n: number) => Effect.succeed(n))), 2)
+          .pipe(
+            Effect.withTracerEnabled(false),
+            Effect.withTracer(tracer)
+          )
         assert.strictEqual(result.output, 4)
         assert.deepStrictEqual(spans, [])
       }))
@@ -508,7 +548,8 @@ describe("Step and Pipeline", () => {
         const name = `timed-${Math.random()}`
         const timed = Step.make(name, (n: number) =>
           n < 0 ? Effect.fail(new Other()) : Effect.as(Effect.sleep(Duration.millis(250)), n))
-        const run = (n: number) => Effect.fork(Effect.exit(Pipeline.run(timed, n)))
+        const run = (n: number) =>
+          Effect.fork(Effect.exit(Pipeline.run(timed, n)))
         const first = yield* run(1)
         const second = yield* run(2)
         yield* TestClock.adjust("250 millis")
@@ -521,7 +562,11 @@ describe("Step and Pipeline", () => {
         assert.strictEqual(success.min, 250)
         assert.strictEqual(success.max, 250)
         assert.strictEqual(failure.count, 1)
-        const record = (yield* Pipeline.run(timed, 3).pipe(Effect.fork, Effect.tap(() => TestClock.adjust("250 millis")), Effect.flatMap(Fiber.join))).steps[0]
+        const record = (yield* Pipeline.run(timed, 3).pipe(
+          Effect.fork,
+          Effect.tap(() => TestClock.adjust("250 millis")),
+          Effect.flatMap(Fiber.join)
+        )).steps[0]
         assert.isTrue(record._tag === "Succeeded" && record.durationMillis === 250)
       }))
   })

@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Pipeline, Validation } from "@chronicle/pipeline"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option, Schema } from "effect"
 
 const Document = Schema.Struct({
@@ -25,18 +25,25 @@ describe("Validation.schema", () => {
         version: "3",
         metadata: { author: "ada", tags: ["a"] }
       })
-      assert.deepStrictEqual(result.output, { id: "doc-1", content: "hello", version: 3, metadata: { author: "ada", tags: ["a"] } })
+      assert.deepStrictEqual(result.output, {
+        id: "doc-1",
+        content: "hello",
+        version: 3,
+        metadata: { author: "ada", tags: ["a"] }
+      })
       assert.deepStrictEqual(result.metadata, { validated: true })
       assert.strictEqual(result.steps[0].step, "validate")
     }))
 
   it.effect("lists every invalid field, not only the first", () =>
     Effect.gen(function*() {
-      const failure = failureOf(yield* Effect.exit(Pipeline.run(validate, {
-        id: "",
-        version: "not a number",
-        metadata: { author: "", tags: ["ok", 7] }
-      })))
+      const failure = failureOf(
+        yield* Effect.exit(Pipeline.run(validate, {
+          id: "",
+          version: "not a number",
+          metadata: { author: "", tags: ["ok", 7] }
+        }))
+      )
       assert.strictEqual(failure.step, "validate")
       assert.strictEqual(failure.error._tag, "ValidationFailed")
       const paths = failure.error.issues.map((issue) => issue.path.join("."))

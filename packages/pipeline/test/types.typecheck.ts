@@ -3,10 +3,10 @@
  * meet an error, and each `Equals` must hold, or the typecheck fails.
  */
 import type { EventStore, EventStoreError } from "@chronicle/eventstore"
-import type { Timeout } from "@chronicle/resilience"
-import { Retry } from "@chronicle/resilience"
 import type { ContentHash, Enrichment, PipelineError, Validation } from "@chronicle/pipeline"
 import { Pipeline, Step } from "@chronicle/pipeline"
+import type { Timeout } from "@chronicle/resilience"
+import { Retry } from "@chronicle/resilience"
 import { Context, Data, Effect, Schedule } from "effect"
 
 type Equals<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false
@@ -18,13 +18,17 @@ class Store extends Context.Tag("test/Store")<Store, { readonly save: (s: string
 
 const parse = Step.make("parse", (text: string): Effect.Effect<number, ParseError> => Effect.succeed(text.length))
 const stamp = Step.make("stamp", (n: number) => Effect.map(Clock, (clock) => ({ n, at: clock.now })))
-const save = Step.make("save", (row: { readonly n: number; readonly at: number }): Effect.Effect<string, StoreError, Store> =>
-  Effect.succeed(`${row.n}@${row.at}`))
+const save = Step.make(
+  "save",
+  (row: { readonly n: number; readonly at: number }): Effect.Effect<string, StoreError, Store> =>
+    Effect.succeed(`${row.n}@${row.at}`)
+)
 const shout = Step.sync("shout", (s: string) => s.toUpperCase())
 
 // Types flow end to end; errors and requirements are united.
 const pipeline = Pipeline.make(parse, stamp, save, shout)
-export const pipelineType: Equals<typeof pipeline, Step.Step<string, string, ParseError | StoreError, Clock | Store>> = true
+export const pipelineType: Equals<typeof pipeline, Step.Step<string, string, ParseError | StoreError, Clock | Store>> =
+  true
 export const piped = parse.pipe(Step.andThen(stamp), Step.andThen(save))
 export const pipedType: Equals<typeof piped, Step.Step<string, string, ParseError | StoreError, Clock | Store>> = true
 export const ran = Pipeline.run(pipeline, "hello")
@@ -57,15 +61,27 @@ export const widened = Pipeline.make(parse, describeAny)
 // `when` needs a step that keeps the type; `if` unites its branches' outputs.
 // @ts-expect-error parse changes string into number, so it cannot be skipped
 export const badWhen = Step.when(parse, (s: string) => s.length > 0)
-export const chosen = Step.if((n: number) => n > 0, { onTrue: Step.sync("pos", (n: number) => `+${n}`), onFalse: Step.sync("neg", (n: number) => n) })
+export const chosen = Step.if((n: number) => n > 0, {
+  onTrue: Step.sync("pos", (n: number) => `+${n}`),
+  onFalse: Step.sync("neg", (n: number) => n)
+})
 export const ifType: Equals<typeof chosen, Step.Step<number, string | number>> = true
 
 // Parallel branches: tuples and records keep their shape; inputs are intersected.
-export const both = Step.all({ a: Step.sync("a", (x: { readonly a: number }) => x.a), b: Step.sync("b", (x: { readonly b: string }) => x.b) })
-export const allType: Equals<typeof both, Step.Step<{ readonly a: number } & { readonly b: string }, { a: number; b: string }>> = true
+export const both = Step.all({
+  a: Step.sync("a", (x: { readonly a: number }) => x.a),
+  b: Step.sync("b", (x: { readonly b: string }) => x.b)
+})
+export const allType: Equals<
+  typeof both,
+  Step.Step<{ readonly a: number } & { readonly b: string }, { a: number; b: string }>
+> = true
 export const tuple = Step.all([parse, shout])
 export const tupleType: Equals<typeof tuple, Step.Step<string, [number, string], ParseError>> = true
-export const merged = Step.merge(Step.sync("x", (n: number) => ({ x: n })), Step.sync("y", (n: number) => ({ y: `${n}` })))
+export const merged = Step.merge(
+  Step.sync("x", (n: number) => ({ x: n })),
+  Step.sync("y", (n: number) => ({ y: `${n}` }))
+)
 export const mergeType: Equals<Step.Output<typeof merged>, { x: number } & { y: string }> = true
 
 // Tap and bestEffort keep the data's type; bestEffort removes the error.
@@ -102,7 +118,10 @@ declare const enrich: Step.Step<
 export const validated = Pipeline.make(validate, enrich)
 export const builtInType: Equals<
   Step.Error<typeof validated>,
-  Validation.ValidationFailed | ContentHash.NotCanonicalJson | EventStoreError.StreamDeleted | EventStoreError.EventStoreError
+  | Validation.ValidationFailed
+  | ContentHash.NotCanonicalJson
+  | EventStoreError.StreamDeleted
+  | EventStoreError.EventStoreError
 > = true
 // @ts-expect-error enrichment wraps the data: its output has no top-level id
 export const badBuiltIn = Pipeline.make(validate, enrich, enrich)

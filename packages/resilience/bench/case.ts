@@ -1,10 +1,10 @@
 // One benchmark case in its own process: warm up, then time batches of calls and print the median
 // calls per second as JSON on the last line. Run by run.ts; see BENCHMARKS.md.
+import { CircuitBreaker } from "@chronicle/resilience"
 import { circuitBreaker, ConsecutiveBreaker, handleAll } from "cockatiel"
 import { Effect } from "effect"
-import Opossum from "opossum"
 import { performance } from "node:perf_hooks"
-import { CircuitBreaker } from "@chronicle/resilience"
+import Opossum from "opossum"
 
 type Runner = (calls: number) => Promise<void>
 
@@ -27,7 +27,9 @@ const makeRunner = async (name: string): Promise<Runner> => {
     case "effect-bare":
       return effectLoop(() => Effect.void)
     case "effect-breaker": {
-      const breaker = await Effect.runPromise(CircuitBreaker.make({ name: "bench", policy: CircuitBreaker.consecutive(5) }))
+      const breaker = await Effect.runPromise(
+        CircuitBreaker.make({ name: "bench", policy: CircuitBreaker.consecutive(5) })
+      )
       return effectLoop(() => breaker.execute(Effect.void))
     }
     case "effect-breaker-count-window": {
@@ -37,7 +39,9 @@ const makeRunner = async (name: string): Promise<Runner> => {
       return effectLoop(() => breaker.execute(Effect.void))
     }
     case "effect-breaker-runPromise-per-call": {
-      const breaker = await Effect.runPromise(CircuitBreaker.make({ name: "bench-promise", policy: CircuitBreaker.consecutive(5) }))
+      const breaker = await Effect.runPromise(
+        CircuitBreaker.make({ name: "bench-promise", policy: CircuitBreaker.consecutive(5) })
+      )
       return async (calls) => {
         for (let i = 0; i < calls; i++) await Effect.runPromise(breaker.execute(Effect.void))
       }

@@ -48,14 +48,24 @@ for (let round = 1; round <= rounds; round++) {
   for (const name of order) {
     const output = execFileSync(
       process.execPath,
-      ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source", caseFile, name, `${samples}`, `${sampleMillis}`],
+      [
+        "--expose-gc",
+        "--import",
+        "tsx",
+        "--conditions=@chronicle/source",
+        caseFile,
+        name,
+        `${samples}`,
+        `${sampleMillis}`
+      ],
       { encoding: "utf8" }
     )
     const lines = output.trim().split("\n")
     const parsed: unknown = JSON.parse(lines[lines.length - 1])
-    const median = typeof parsed === "object" && parsed !== null && "median" in parsed && typeof parsed.median === "number"
-      ? parsed.median
-      : Number.NaN
+    const median =
+      typeof parsed === "object" && parsed !== null && "median" in parsed && typeof parsed.median === "number"
+        ? parsed.median
+        : Number.NaN
     results.get(name)?.push(median)
     process.stderr.write(`round ${round} ${name}: ${(median / 1e6).toFixed(2)}M calls/s\n`)
   }
@@ -66,7 +76,16 @@ const paired: Array<{ breakerVsEffect: number; cockatielVsPromise: number; break
 for (let round = 1; round <= rounds; round++) {
   const output = execFileSync(
     process.execPath,
-    ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source", caseFile, "paired", `${samples}`, `${sampleMillis}`],
+    [
+      "--expose-gc",
+      "--import",
+      "tsx",
+      "--conditions=@chronicle/source",
+      caseFile,
+      "paired",
+      `${samples}`,
+      `${sampleMillis}`
+    ],
     { encoding: "utf8" }
   )
   const lines = output.trim().split("\n")
@@ -101,8 +120,11 @@ console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(
 console.log("| case | median calls/s | spread (min-max of round medians) | vs its bare baseline | vs cockatiel |")
 console.log("|---|---:|---:|---:|---:|")
 const baselineOf = (c: Case): Case =>
-  c.startsWith("effect-breaker-runPromise") ? "effect-bare-runPromise-per-call" :
-    c.startsWith("effect") && !c.includes("runPromise") ? "effect-bare" : "promise-bare"
+  c.startsWith("effect-breaker-runPromise") ?
+    "effect-bare-runPromise-per-call" :
+    c.startsWith("effect") && !c.includes("runPromise")
+    ? "effect-bare"
+    : "promise-bare"
 for (const c of cases) {
   const values = results.get(c) ?? []
   console.log(

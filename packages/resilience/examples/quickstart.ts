@@ -1,15 +1,7 @@
 // A breaker, a retry policy and the persistence manager, end to end:
 //   npx tsx --conditions=@chronicle/source examples/quickstart.ts
+import { CircuitBreaker, Monitoring, PersistenceManager, Policy, Retry, Storage, Timeout } from "@chronicle/resilience"
 import { Effect, Layer, Option, Schema } from "effect"
-import {
-  CircuitBreaker,
-  Monitoring,
-  PersistenceManager,
-  Policy,
-  Retry,
-  Storage,
-  Timeout
-} from "@chronicle/resilience"
 
 class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", { attempt: Schema.Number }) {}
 
@@ -67,7 +59,9 @@ const persistenceDemo = Effect.gen(function*() {
     yield* settings.persist("settings/ada", { theme: "dark", fontSize: 14 }, "critical")
     yield* settings.persist("settings/bob", { theme: "light", fontSize: 12 }, "important")
     yield* settings.persist("settings/eve", { theme: "light", fontSize: 16 }, "background")
-    yield* Effect.log(`pending writes are readable: ${JSON.stringify(Option.getOrNull(yield* settings.load("settings/eve")))}`)
+    yield* Effect.log(
+      `pending writes are readable: ${JSON.stringify(Option.getOrNull(yield* settings.load("settings/eve")))}`
+    )
     yield* Effect.log(`keys: ${(yield* settings.listKeys("settings/")).join(", ")}`)
   }))
   // the scope closed: every accepted write was flushed

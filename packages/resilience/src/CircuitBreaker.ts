@@ -263,7 +263,12 @@ export const rejectionsTotal = Metric.counter("chronicle_breaker_rejections_tota
 })
 
 const gaugeValue: Record<State, number> = { Closed: 0, HalfOpen: 1, Open: 2, Isolated: 3 }
-const alertNames: Record<State, string> = { Closed: "CLOSED", HalfOpen: "HALF-OPEN", Open: "OPEN", Isolated: "ISOLATED" }
+const alertNames: Record<State, string> = {
+  Closed: "CLOSED",
+  HalfOpen: "HALF-OPEN",
+  Open: "OPEN",
+  Isolated: "ISOLATED"
+}
 
 // Policy trackers: mutable, touched only synchronously from inside the breaker's effects.
 interface Tracker {
@@ -587,7 +592,8 @@ const makeInternal = <E>(
           if (state === CLOSED) tracker.success(now)
           return Effect.succeed(a)
         },
-        onFailure: (cause) => Effect.zipRight(onClosedFailure(cause, clock.unsafeCurrentTimeMillis()), Effect.failCause(cause))
+        onFailure: (cause) =>
+          Effect.zipRight(onClosedFailure(cause, clock.unsafeCurrentTimeMillis()), Effect.failCause(cause))
       })
     }
 
@@ -801,7 +807,9 @@ export const make = <E = unknown>(options: Options<E>): Effect.Effect<CircuitBre
  * @since 0.1.0
  * @category constructors
  */
-export const makeShared = <E = unknown>(options: SharedOptions<E>): Effect.Effect<CircuitBreaker<E>, never, Scope.Scope> =>
+export const makeShared = <E = unknown>(
+  options: SharedOptions<E>
+): Effect.Effect<CircuitBreaker<E>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const internal = yield* makeInternal(options, options)
     yield* internal.sync
@@ -821,8 +829,13 @@ export const makeShared = <E = unknown>(options: SharedOptions<E>): Effect.Effec
  * @category combinators
  */
 export const withBreaker: {
-  <E>(breaker: CircuitBreaker<E>): <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>) => Effect.Effect<A, E2 | CircuitOpen, R>
-  <A, E2 extends E, R, E>(self: Effect.Effect<A, E2, R>, breaker: CircuitBreaker<E>): Effect.Effect<A, E2 | CircuitOpen, R>
+  <E>(
+    breaker: CircuitBreaker<E>
+  ): <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>) => Effect.Effect<A, E2 | CircuitOpen, R>
+  <A, E2 extends E, R, E>(
+    self: Effect.Effect<A, E2, R>,
+    breaker: CircuitBreaker<E>
+  ): Effect.Effect<A, E2 | CircuitOpen, R>
 } = dual(
   2,
   <A, E2 extends E, R, E>(self: Effect.Effect<A, E2, R>, breaker: CircuitBreaker<E>) => breaker.execute(self)

@@ -212,21 +212,21 @@ export const record = (operation: OperationInput): Effect.Effect<void, never, Mo
  * @since 0.1.0
  * @category combinators
  */
-export const track = (source: string, name: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.serviceOption(Monitoring).pipe(
-    Effect.flatMap(Option.match({
-      onNone: () => self,
-      onSome: (monitoring) =>
-        Effect.clockWith((clock) => {
-          const start = clock.unsafeCurrentTimeMillis()
-          return Effect.onExit(self, (exit) =>
-            monitoring.record({
-              source,
-              name,
-              outcome: exit._tag === "Success" ? "success" : "failure",
-              durationMillis: clock.unsafeCurrentTimeMillis() - start
-            }))
-        })
-    }))
-  )
+export const track =
+  (source: string, name: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.serviceOption(Monitoring).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => self,
+        onSome: (monitoring) =>
+          Effect.clockWith((clock) => {
+            const start = clock.unsafeCurrentTimeMillis()
+            return Effect.onExit(self, (exit) =>
+              monitoring.record({
+                source,
+                name,
+                outcome: exit._tag === "Success" ? "success" : "failure",
+                durationMillis: clock.unsafeCurrentTimeMillis() - start
+              }))
+          })
+      }))
+    )

@@ -99,7 +99,9 @@ export interface Manager<A> {
     value: A,
     priority: Priority
   ) => Effect.Effect<void, PersistenceStrategy.PersistenceError | ValueCodecError>
-  readonly load: (key: string) => Effect.Effect<Option.Option<A>, PersistenceStrategy.PersistenceError | ValueCodecError>
+  readonly load: (
+    key: string
+  ) => Effect.Effect<Option.Option<A>, PersistenceStrategy.PersistenceError | ValueCodecError>
   readonly exists: (key: string) => Effect.Effect<boolean, PersistenceStrategy.PersistenceError>
   readonly delete: (key: string) => Effect.Effect<void, PersistenceStrategy.PersistenceError>
   readonly listKeys: (prefix: string) => Effect.Effect<ReadonlyArray<string>, PersistenceStrategy.PersistenceError>
@@ -144,11 +146,12 @@ export interface Options {
   readonly strategies?: Partial<
     Record<
       Priority,
-      (base: PersistenceStrategy.PersistenceStrategy) => Effect.Effect<PersistenceStrategy.PersistenceStrategy, never, Scope.Scope>
+      (
+        base: PersistenceStrategy.PersistenceStrategy
+      ) => Effect.Effect<PersistenceStrategy.PersistenceStrategy, never, Scope.Scope>
     >
   >
 }
-
 
 /**
  * Builds a manager over `storage`. Flushes when the scope closes.
@@ -170,11 +173,18 @@ export const make = (
     const emit = (event: PersistenceEvent): Effect.Effect<void> => {
       const effects: Array<Effect.Effect<void>> = [PubSub.publish(pubsub, event)]
       if (Option.isSome(monitoring)) {
-        const name = event._tag === "Saved" || event._tag === "Failed" ? `${event._tag === "Saved" ? "save" : event.operation}` :
-          event._tag === "Deleted" ? "delete" : "flush"
+        const name = event._tag === "Saved" || event._tag === "Failed" ?
+          `${event._tag === "Saved" ? "save" : event.operation}` :
+          event._tag === "Deleted"
+          ? "delete"
+          : "flush"
         effects.push(monitoring.value.record({
           source: "persistence",
-          name: event._tag === "Saved" ? `save:${event.priority}` : event._tag === "Failed" ? `${name}:${event.priority ?? "any"}` : name,
+          name: event._tag === "Saved"
+            ? `save:${event.priority}`
+            : event._tag === "Failed"
+            ? `${name}:${event.priority ?? "any"}`
+            : name,
           outcome: event._tag === "Failed" ? "failure" : "success",
           durationMillis: event.durationMillis,
           ...(event._tag === "Failed" ? { detail: event.error.message } : {})
@@ -311,7 +321,11 @@ export const make = (
         persist: (key, value, priority) =>
           encode(value).pipe(
             Effect.mapError((error) =>
-              new ValueCodecError({ key, direction: "encode", reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+              new ValueCodecError({
+                key,
+                direction: "encode",
+                reason: ParseResult.TreeFormatter.formatErrorSync(error)
+              })
             ),
             Effect.flatMap((text) => persistText(key, text, priority))
           ),

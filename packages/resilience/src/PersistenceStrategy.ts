@@ -153,7 +153,11 @@ export const debounced = (
               Effect.suspend(() => {
                 if (!pending.has(key)) pending.set(key, value)
                 return Effect.zipRight(
-                  onWrite({ keys: [key], durationMillis: clock.unsafeCurrentTimeMillis() - start, error: Option.some(error) }),
+                  onWrite({
+                    keys: [key],
+                    durationMillis: clock.unsafeCurrentTimeMillis() - start,
+                    error: Option.some(error)
+                  }),
                   schedule(key, retryDelay)
                 )
               })
@@ -250,7 +254,11 @@ export const batched = (
           onFailure: (error) =>
             Effect.suspend(() => {
               for (const [key, value] of entries) if (!pending.has(key)) pending.set(key, value)
-              return onWrite({ keys, durationMillis: clock.unsafeCurrentTimeMillis() - start, error: Option.some(error) })
+              return onWrite({
+                keys,
+                durationMillis: clock.unsafeCurrentTimeMillis() - start,
+                error: Option.some(error)
+              })
             })
         })
       )
@@ -295,10 +303,12 @@ export const resilient = (
   }
 ): PersistenceStrategy => {
   const userWhile = options.retry?.while
-  const schedule = options.retry === undefined ? undefined : Retry.schedule<PersistenceError | CircuitBreaker.CircuitOpen>({
-    ...options.retry,
-    while: (error) => error instanceof PersistenceError && (userWhile === undefined || userWhile(error))
-  })
+  const schedule = options.retry === undefined ?
+    undefined :
+    Retry.schedule<PersistenceError | CircuitBreaker.CircuitOpen>({
+      ...options.retry,
+      while: (error) => error instanceof PersistenceError && (userWhile === undefined || userWhile(error))
+    })
   const guard = <A>(operation: string, key: string | null, effect: Effect.Effect<A, PersistenceError>) => {
     const broken = options.breaker.execute(effect)
     return (schedule === undefined ? broken : Effect.retry(broken, schedule)).pipe(

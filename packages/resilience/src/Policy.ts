@@ -63,28 +63,28 @@ const isRefusal = (error: unknown): error is CircuitBreaker.CircuitOpen | Bulkhe
  * @since 0.1.0
  * @category combinators
  */
-export const wrap = <E>(options: Options<E>) =>
-<A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | PolicyError, R> => {
-  const bulkheaded: Effect.Effect<A, E | Bulkheads.BulkheadRejected, R> = options.bulkhead === undefined
-    ? self
-    : options.bulkhead.execute(self)
-  const timed: Effect.Effect<A, E | Bulkheads.BulkheadRejected | Timeout.TimedOut, R> = options.timeout === undefined
-    ? bulkheaded
-    : Timeout.timeout(bulkheaded, options.timeout, options.operation ?? "effect")
-  const broken: Effect.Effect<A, E | PolicyError, R> = options.breaker === undefined
-    ? timed
-    : options.breaker.execute(timed)
-  const retryOptions = options.retry
-  if (retryOptions === undefined) return broken
-  const userWhile = retryOptions.while
-  return Effect.retry(
-    broken,
-    Retry.schedule<E | PolicyError>({
-      ...retryOptions,
-      while: (error) => !isRefusal(error) && (userWhile === undefined || userWhile(error))
-    })
-  )
-}
+export const wrap =
+  <E>(options: Options<E>) => <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | PolicyError, R> => {
+    const bulkheaded: Effect.Effect<A, E | Bulkheads.BulkheadRejected, R> = options.bulkhead === undefined
+      ? self
+      : options.bulkhead.execute(self)
+    const timed: Effect.Effect<A, E | Bulkheads.BulkheadRejected | Timeout.TimedOut, R> = options.timeout === undefined
+      ? bulkheaded
+      : Timeout.timeout(bulkheaded, options.timeout, options.operation ?? "effect")
+    const broken: Effect.Effect<A, E | PolicyError, R> = options.breaker === undefined
+      ? timed
+      : options.breaker.execute(timed)
+    const retryOptions = options.retry
+    if (retryOptions === undefined) return broken
+    const userWhile = retryOptions.while
+    return Effect.retry(
+      broken,
+      Retry.schedule<E | PolicyError>({
+        ...retryOptions,
+        while: (error) => !isRefusal(error) && (userWhile === undefined || userWhile(error))
+      })
+    )
+  }
 
 /**
  * Applies the policies, then answers failures with `fallback`.

@@ -89,7 +89,9 @@ export const retry: {
  * @since 0.1.0
  * @category utils
  */
-export const delays = (options: Omit<Options, "while" | "jitter" | "maxElapsed"> = {}): ReadonlyArray<Duration.Duration> => {
+export const delays = (
+  options: Omit<Options, "while" | "jitter" | "maxElapsed"> = {}
+): ReadonlyArray<Duration.Duration> => {
   const base = Duration.toMillis(options.base ?? Duration.millis(100))
   const max = Duration.toMillis(options.maxDelay ?? Duration.seconds(30))
   const factor = options.factor ?? 2

@@ -80,10 +80,11 @@ export const make = (
             : { owner: row.lease_owner, until: Number(row.lease_until ?? until) }
         })).pipe(Effect.mapError(fail("acquireLease"))),
       releaseLease: (name, owner) =>
-        sql`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE name = ${name} AND lease_owner = ${owner}`.pipe(
-          Effect.asVoid,
-          Effect.mapError(fail("releaseLease"))
-        )
+        sql`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE name = ${name} AND lease_owner = ${owner}`
+          .pipe(
+            Effect.asVoid,
+            Effect.mapError(fail("releaseLease"))
+          )
     }
   })
 

@@ -124,6 +124,8 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<Storage.Storage | KeyValueStore.KeyValueStore, SqlError.SqlError, SqlClient.SqlClient> =>
   Layer.effectContext(
-    Effect.map(make(options), (service) =>
-      Context.make(Storage.Storage, service).pipe(Context.add(KeyValueStore.KeyValueStore, service.kv)))
+    Effect.map(
+      make(options),
+      (service) => Context.make(Storage.Storage, service).pipe(Context.add(KeyValueStore.KeyValueStore, service.kv))
+    )
   )

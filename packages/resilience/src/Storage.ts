@@ -98,8 +98,10 @@ export const fromKeyValueStore = (
  * @category layers
  */
 export const layerMemory: Layer.Layer<Storage | KeyValueStore.KeyValueStore> = Layer.effectContext(
-  Effect.map(makeMemory, (service) =>
-    Context.make(Storage, service).pipe(Context.add(KeyValueStore.KeyValueStore, service.kv)))
+  Effect.map(
+    makeMemory,
+    (service) => Context.make(Storage, service).pipe(Context.add(KeyValueStore.KeyValueStore, service.kv))
+  )
 )
 
 /**

@@ -1,7 +1,7 @@
+import { BreakerStore, CircuitBreaker } from "@chronicle/resilience"
 import { KeyValueStore } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
-import { BreakerStore, CircuitBreaker } from "@chronicle/resilience"
 
 class Down {
   readonly _tag = "Down"
@@ -22,8 +22,10 @@ const stores = [
   ["memory", BreakerStore.makeMemory] as const,
   [
     "KeyValueStore",
-    Effect.map(Effect.provide(KeyValueStore.KeyValueStore, KeyValueStore.layerMemory), (kv) =>
-      BreakerStore.fromKeyValueStore(kv))
+    Effect.map(
+      Effect.provide(KeyValueStore.KeyValueStore, KeyValueStore.layerMemory),
+      (kv) => BreakerStore.fromKeyValueStore(kv)
+    )
   ] as const
 ]
 

@@ -1,6 +1,19 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, FastCheck as fc, Metric, Option, Queue, Ref, TestClock } from "effect"
 import { Alerts, CircuitBreaker } from "@chronicle/resilience"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Metric,
+  Option,
+  Queue,
+  Ref,
+  TestClock
+} from "effect"
 
 class Boom {
   readonly _tag = "Boom"
@@ -21,7 +34,10 @@ const succeedN = <E>(breaker: CircuitBreaker.CircuitBreaker<E>, n: number) =>
 describe("CircuitBreaker", () => {
   it.effect("a consecutive breaker opens at the threshold, not before", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ name: uniqueName("consecutive"), policy: CircuitBreaker.consecutive(5) })
+      const breaker = yield* CircuitBreaker.make({
+        name: uniqueName("consecutive"),
+        policy: CircuitBreaker.consecutive(5)
+      })
       yield* failN(breaker, 4, new Boom())
       assert.strictEqual(yield* breaker.state, "Closed")
       yield* failN(breaker, 1, new Boom())
@@ -42,7 +58,11 @@ describe("CircuitBreaker", () => {
   it.effect("while open it rejects at once with CircuitOpen naming the breaker and when it half-opens", () =>
     Effect.gen(function*() {
       const name = uniqueName("reject")
-      const breaker = yield* CircuitBreaker.make({ name, policy: CircuitBreaker.consecutive(2), openDuration: "30 seconds" })
+      const breaker = yield* CircuitBreaker.make({
+        name,
+        policy: CircuitBreaker.consecutive(2),
+        openDuration: "30 seconds"
+      })
       yield* TestClock.adjust("10 seconds")
       yield* failN(breaker, 2, new Boom())
       const calls = yield* Ref.make(0)
@@ -215,7 +235,12 @@ describe("CircuitBreaker", () => {
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({
         name: uniqueName("time"),
-        policy: CircuitBreaker.timeWindow({ window: "10 seconds", buckets: 10, failureRateThreshold: 0.5, minimumCalls: 4 })
+        policy: CircuitBreaker.timeWindow({
+          window: "10 seconds",
+          buckets: 10,
+          failureRateThreshold: 0.5,
+          minimumCalls: 4
+        })
       })
       yield* failN(breaker, 3, new Boom())
       yield* TestClock.adjust("11 seconds")
@@ -334,7 +359,12 @@ describe("CircuitBreaker", () => {
     Effect.gen(function*() {
       const alerts = yield* Alerts.Alerts
       const name = uniqueName("alerts")
-      const breaker = yield* CircuitBreaker.make({ name, policy: CircuitBreaker.consecutive(1), successThreshold: 1, openDuration: "1 second" })
+      const breaker = yield* CircuitBreaker.make({
+        name,
+        policy: CircuitBreaker.consecutive(1),
+        successThreshold: 1,
+        openDuration: "1 second"
+      })
       yield* failN(breaker, 1, new Boom())
       yield* TestClock.adjust("1 second")
       yield* succeedN(breaker, 1)
@@ -352,7 +382,10 @@ describe("CircuitBreaker", () => {
     [fc.array(fc.boolean(), { maxLength: 40 }), fc.integer({ min: 1, max: 6 })],
     ([outcomes, threshold]) =>
       Effect.gen(function*() {
-        const breaker = yield* CircuitBreaker.make({ name: uniqueName("prop"), policy: CircuitBreaker.consecutive(threshold) })
+        const breaker = yield* CircuitBreaker.make({
+          name: uniqueName("prop"),
+          policy: CircuitBreaker.consecutive(threshold)
+        })
         let run = 0
         let expectedOpen = false
         for (const failed of outcomes) {

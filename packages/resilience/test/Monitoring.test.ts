@@ -1,6 +1,6 @@
+import { Alerts, CircuitBreaker, Monitoring } from "@chronicle/resilience"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Logger, Metric, Queue, TestClock } from "effect"
-import { Alerts, CircuitBreaker, Monitoring } from "@chronicle/resilience"
 
 describe("Alerts", () => {
   it.effect("an alert is published, kept, counted by severity and logged at a matching level", () =>
@@ -40,7 +40,13 @@ describe("Monitoring", () => {
     Effect.gen(function*() {
       const monitoring = yield* Monitoring.Monitoring
       yield* monitoring.record({ source: "command-bus", name: "RenameDocument", outcome: "success", durationMillis: 4 })
-      yield* monitoring.record({ source: "command-bus", name: "RenameDocument", outcome: "failure", durationMillis: 8, detail: "conflict" })
+      yield* monitoring.record({
+        source: "command-bus",
+        name: "RenameDocument",
+        outcome: "failure",
+        durationMillis: 8,
+        detail: "conflict"
+      })
       yield* monitoring.record({ source: "persistence", name: "save:critical", outcome: "success", durationMillis: 1 })
       const breaker = yield* CircuitBreaker.make({ name: "monitored", policy: CircuitBreaker.consecutive(1) })
       yield* Effect.either(breaker.execute(Effect.fail("boom")))

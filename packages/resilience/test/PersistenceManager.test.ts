@@ -1,6 +1,26 @@
+import {
+  Alerts,
+  CircuitBreaker,
+  Monitoring,
+  PersistenceManager,
+  PersistenceStrategy,
+  Storage
+} from "@chronicle/resilience"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Exit, FastCheck as fc, Fiber, Option, Queue, Schema, Scope, Stream, TestClock } from "effect"
-import { Alerts, CircuitBreaker, Monitoring, PersistenceManager, PersistenceStrategy, Storage } from "@chronicle/resilience"
+import {
+  Chunk,
+  Effect,
+  Either,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Option,
+  Queue,
+  Schema,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
 import { makeFaultyStorage } from "./faults.js"
 
 const Doc = Schema.Struct({ title: Schema.String, version: Schema.Number })
@@ -32,7 +52,11 @@ describe("PersistenceManager", () => {
       yield* docs.persist("doc/1", { title: "b", version: 2 }, "important")
       yield* docs.persist("doc/1", { title: "c", version: 3 }, "important")
       assert.isUndefined(yield* stored("doc/1"))
-      assert.deepStrictEqual(yield* docs.load("doc/1"), Option.some({ title: "c", version: 3 }), "reads see pending writes")
+      assert.deepStrictEqual(
+        yield* docs.load("doc/1"),
+        Option.some({ title: "c", version: 3 }),
+        "reads see pending writes"
+      )
       yield* TestClock.adjust("50 millis")
       assert.strictEqual(yield* stored("doc/1"), JSON.stringify({ title: "c", version: 3 }))
       assert.strictEqual(state.writes, 1)
@@ -104,7 +128,9 @@ describe("PersistenceManager", () => {
       const { docs, inner, manager } = yield* setup()
       yield* inner.kv.set("doc/bad", JSON.stringify({ title: 42 }))
       const result = yield* Effect.either(docs.load("doc/bad"))
-      assert.isTrue(Either.isLeft(result) && result.left._tag === "ValueCodecError" && result.left.direction === "decode")
+      assert.isTrue(
+        Either.isLeft(result) && result.left._tag === "ValueCodecError" && result.left.direction === "decode"
+      )
       const encoded = yield* Effect.either(manager.persist("x", BigInt(1), "critical"))
       assert.isTrue(Either.isLeft(encoded) && encoded.left._tag === "ValueCodecError")
     }))
@@ -220,10 +246,12 @@ describe("PersistenceManager", () => {
     Effect.gen(function*() {
       const storage = yield* Storage.makeMemory
       const monitoring = yield* Monitoring.make()
-      yield* Effect.scoped(Effect.gen(function*() {
-        const manager = yield* PersistenceManager.PersistenceManager
-        yield* manager.persist("late", "value", "background")
-      }).pipe(Effect.provide(PersistenceManager.layer()), Effect.provideService(Storage.Storage, storage)))
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const manager = yield* PersistenceManager.PersistenceManager
+          yield* manager.persist("late", "value", "background")
+        }).pipe(Effect.provide(PersistenceManager.layer()), Effect.provideService(Storage.Storage, storage))
+      )
       assert.deepStrictEqual(yield* storage.kv.get("late"), Option.some(JSON.stringify("value")))
       const view = yield* Effect.provideService(
         Effect.scoped(Effect.gen(function*() {

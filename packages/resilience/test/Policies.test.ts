@@ -1,6 +1,18 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Either, Exit, Fiber, FastCheck as fc, Ref, Schedule, TestClock } from "effect"
 import { Bulkhead, CircuitBreaker, Fallback, Policy, Retry, Timeout } from "@chronicle/resilience"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Chunk,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Ref,
+  Schedule,
+  TestClock
+} from "effect"
 
 class Busy {
   readonly _tag = "Busy"
@@ -26,7 +38,11 @@ describe("Retry", () => {
   it.effect("backs off exponentially without jitter and stops after the maximum", () =>
     Effect.gen(function*() {
       const { effect, times } = yield* attempts([new Busy(), new Busy(), new Busy(), new Busy(), new Busy()])
-      const fiber = yield* effect.pipe(Retry.retry({ times: 3, base: "100 millis", factor: 2, jitter: false }), Effect.either, Effect.fork)
+      const fiber = yield* effect.pipe(
+        Retry.retry({ times: 3, base: "100 millis", factor: 2, jitter: false }),
+        Effect.either,
+        Effect.fork
+      )
       yield* TestClock.adjust("10 seconds")
       const result = yield* Fiber.join(fiber)
       assert.isTrue(Either.isLeft(result))
@@ -90,7 +106,12 @@ describe("Retry", () => {
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* Fiber.join(fiber), 2)
       assert.deepStrictEqual(yield* Ref.get(times), [0, 50, 150])
-      assert.deepStrictEqual(Retry.delays({ times: 4, base: 100, maxDelay: 500 }).map(Duration.toMillis), [100, 200, 400, 500])
+      assert.deepStrictEqual(Retry.delays({ times: 4, base: 100, maxDelay: 500 }).map(Duration.toMillis), [
+        100,
+        200,
+        400,
+        500
+      ])
     }))
 
   it.effect.prop(
@@ -228,7 +249,11 @@ describe("Policy", () => {
         Effect.fork
       )
       yield* TestClock.adjust("1 second")
-      assert.strictEqual(yield* Fiber.join(fiber), "fallback after TimedOut", "queueing time counts against the timeout")
+      assert.strictEqual(
+        yield* Fiber.join(fiber),
+        "fallback after TimedOut",
+        "queueing time counts against the timeout"
+      )
       yield* Fiber.interrupt(holder)
       const exit = yield* Effect.exit(Effect.succeed("fresh").pipe(Policy.wrap({ bulkhead, timeout: "1 second" })))
       assert.deepStrictEqual(exit, Exit.succeed("fresh"))

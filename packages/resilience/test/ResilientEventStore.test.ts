@@ -1,7 +1,7 @@
 import { EventStore, EventStoreError, ExpectedVersion } from "@chronicle/eventstore"
+import { CircuitBreaker, ResilientEventStore, Timeout } from "@chronicle/resilience"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber, Layer, Option, TestClock } from "effect"
-import { CircuitBreaker, ResilientEventStore, Timeout } from "@chronicle/resilience"
 
 // A store that fails or hangs on demand, in front of the in-memory one.
 const makeFaults = () => {
@@ -38,10 +38,11 @@ const withStore = (options: ResilientEventStore.Options) => {
   return { faults, layer }
 }
 
-const isCausedBy = (tag: string) => (result: Either.Either<unknown, { readonly _tag: string; readonly cause?: unknown }>) =>
-  Either.isLeft(result) && result.left._tag === "EventStoreError" &&
-  typeof result.left.cause === "object" && result.left.cause !== null && "_tag" in result.left.cause &&
-  result.left.cause._tag === tag
+const isCausedBy =
+  (tag: string) => (result: Either.Either<unknown, { readonly _tag: string; readonly cause?: unknown }>) =>
+    Either.isLeft(result) && result.left._tag === "EventStoreError" &&
+    typeof result.left.cause === "object" && result.left.cause !== null && "_tag" in result.left.cause &&
+    result.left.cause._tag === tag
 
 describe("ResilientEventStore", () => {
   it.effect("opens at the threshold, rejects fast while open, lets one probe through and closes after recovery", () => {
@@ -134,7 +135,13 @@ describe("ResilientEventStore", () => {
       assert.isTrue(Either.isLeft(result) && result.left._tag === "StreamDeleted")
       assert.strictEqual(faults.calls - before, 1)
       assert.isFalse(ResilientEventStore.isTransient(
-        new EventStoreError.EventDecodeError({ streamId: "s", streamVersion: 1, type: "T", schemaVersion: 1, reason: "bad" })
+        new EventStoreError.EventDecodeError({
+          streamId: "s",
+          streamVersion: 1,
+          type: "T",
+          schemaVersion: 1,
+          reason: "bad"
+        })
       ))
       assert.isFalse(ResilientEventStore.isTransient(
         new EventStoreError.IdempotencyConflict({ streamId: "s", eventIds: ["e"], reason: "different" })

@@ -1,5 +1,5 @@
-import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
 import { afterAll, describe } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { inject } from "vitest"
@@ -22,8 +22,9 @@ describe.skipIf(pgUrl === null)("SqlKeyValueStore (PostgreSQL)", () => {
     Effect.runPromise(
       Effect.flatMap(SqlClient.SqlClient, (sql) =>
         Effect.forEach(created, (name) => sql`DROP TABLE IF EXISTS ${sql(name)}`, { discard: true })).pipe(
-        Effect.provide(client),
-        Effect.orDie
-      )
-    ))
+          Effect.provide(client),
+          Effect.orDie
+        )
+    )
+  )
 })

@@ -1,6 +1,6 @@
+import { Storage } from "@chronicle/resilience"
 import { Error as PlatformError } from "@effect/platform"
 import { Effect, Option } from "effect"
-import { Storage } from "@chronicle/resilience"
 
 /** A memory storage that fails on demand and counts the writes that reached it. */
 export const makeFaultyStorage = Effect.gen(function*() {

@@ -1,9 +1,9 @@
+import { BreakerStore, CircuitBreaker, PersistenceManager } from "@chronicle/resilience"
+import { SqlBreakerStore, SqlKeyValueStore } from "@chronicle/resilience/sql"
 import type { SqlClient, SqlError } from "@effect/sql"
 import { assert, it } from "@effect/vitest"
 import type { ConfigError, Layer } from "effect"
 import { Effect, Either, Exit, Option, Scope, TestClock, TestServices } from "effect"
-import { BreakerStore, CircuitBreaker, PersistenceManager } from "@chronicle/resilience"
-import { SqlBreakerStore, SqlKeyValueStore } from "@chronicle/resilience/sql"
 
 /** The same checks for every SQL dialect; `table` must be unique per call. */
 export const sqlKeyValueStoreSuite = (
@@ -118,7 +118,11 @@ export const sqlKeyValueStoreSuite = (
       assert.deepStrictEqual(yield* store.get("x"), Option.some(state))
       assert.deepStrictEqual(yield* store.acquireLease("x", "a", 0, 100), { owner: "a", until: 100 })
       assert.strictEqual((yield* store.acquireLease("x", "b", 50, 150)).owner, "a")
-      assert.deepStrictEqual(yield* store.acquireLease("x", "a", 60, 160), { owner: "a", until: 160 }, "the holder renews")
+      assert.deepStrictEqual(
+        yield* store.acquireLease("x", "a", 60, 160),
+        { owner: "a", until: 160 },
+        "the holder renews"
+      )
       assert.strictEqual((yield* store.acquireLease("x", "b", 160, 260)).owner, "b", "an expired lease is taken over")
       yield* store.releaseLease("x", "a")
       assert.strictEqual((yield* store.acquireLease("x", "a", 170, 300)).owner, "b", "only the holder releases")

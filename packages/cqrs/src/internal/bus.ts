@@ -35,7 +35,9 @@ class Ctx implements MessageContext {
   get messageId(): string {
     if (this.id === undefined) {
       const field = this.kind === "command" ? "commandId" : "queryId"
-      const own: unknown = field in this.message ? (this.message as unknown as Record<string, unknown>)[field] : undefined
+      const own: unknown = field in this.message
+        ? (this.message as unknown as Record<string, unknown>)[field]
+        : undefined
       this.id = this.options?.messageId ?? (typeof own === "string" ? own : crypto.randomUUID())
     }
     return this.id
@@ -73,7 +75,8 @@ export interface Core {
 // class's fields when it has them (much faster), else by encoding.
 const validator = (schema: MessageSchema): Entry["validate"] => {
   const fields: unknown = "fields" in schema ? schema.fields : undefined
-  return typeof fields === "object" && fields !== null && Object.values(fields).every((f) => Schema.isSchema(f) || Schema.isPropertySignature(f))
+  return typeof fields === "object" && fields !== null &&
+      Object.values(fields).every((f) => Schema.isSchema(f) || Schema.isPropertySignature(f))
     ? Schema.validateEither(Schema.Struct(fields as Schema.Struct.Fields))
     : Schema.encodeEither(schema)
 }

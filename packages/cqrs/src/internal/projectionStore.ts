@@ -80,8 +80,10 @@ export const make = Effect.gen(function*() {
     sql`INSERT INTO chronicle_projections (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING`
 
   const get = (name: string): Effect.Effect<Row | undefined, SqlError> =>
-    Effect.map(sql`SELECT * FROM chronicle_projections WHERE name = ${name}`, (rows) =>
-      rows[0] === undefined ? undefined : toRow(rows[0] as Parameters<typeof toRow>[0]))
+    Effect.map(
+      sql`SELECT * FROM chronicle_projections WHERE name = ${name}`,
+      (rows) => rows[0] === undefined ? undefined : toRow(rows[0] as Parameters<typeof toRow>[0])
+    )
 
   const all: Effect.Effect<ReadonlyArray<Row>, SqlError> = Effect.map(
     sql`SELECT * FROM chronicle_projections ORDER BY name`,
@@ -108,7 +110,9 @@ export const make = Effect.gen(function*() {
   /** Takes the lease for a rebuild once the owner has let go (or its lease expired), even if failed. */
   const acquireForRebuild = (name: string, owner: string, now: number, ttl: number) =>
     Effect.map(
-      sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${now + ttl}, state = 'rebuilding', updated_at = ${now}
+      sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${
+        now + ttl
+      }, state = 'rebuilding', updated_at = ${now}
         WHERE name = ${name} AND (owner IS NULL OR owner = ${owner} OR lease_until < ${now})
         RETURNING name`,
       (rows) => rows.length === 1
@@ -144,12 +148,17 @@ export const make = Effect.gen(function*() {
         WHERE name = ${name} AND owner = ${owner}`
     )
 
-  const quarantine = (name: string, event: {
-    readonly eventId: string
-    readonly globalPosition: number
-    readonly streamId: string
-    readonly type: string
-  }, error: string, now: number) =>
+  const quarantine = (
+    name: string,
+    event: {
+      readonly eventId: string
+      readonly globalPosition: number
+      readonly streamId: string
+      readonly type: string
+    },
+    error: string,
+    now: number
+  ) =>
     sql`INSERT INTO chronicle_projection_quarantine (projection, event_id, position, stream_id, type, error, quarantined_at)
       VALUES (${name}, ${event.eventId}, ${event.globalPosition}, ${event.streamId}, ${event.type}, ${error}, ${now})
       ON CONFLICT (projection, event_id) DO UPDATE SET error = excluded.error, quarantined_at = excluded.quarantined_at`
@@ -190,7 +199,9 @@ export const make = Effect.gen(function*() {
     Effect.map(
       category === undefined
         ? sql<{ n: number | string }>`SELECT count(*) AS n FROM chronicle_events WHERE position > ${position}`
-        : sql<{ n: number | string }>`SELECT count(*) AS n FROM chronicle_events WHERE category = ${category} AND position > ${position}`,
+        : sql<
+          { n: number | string }
+        >`SELECT count(*) AS n FROM chronicle_events WHERE category = ${category} AND position > ${position}`,
       (rows) => Number(rows[0]?.n ?? 0)
     ).pipe(Effect.orElseSucceed(() => 0))
 

@@ -46,9 +46,15 @@ export const validate = (
     const streams = new Set<string>()
     const ids = new Set<string>()
     for (const { events, expected, streamId } of appends) {
-      if (typeof streamId !== "string" || streamId.length === 0) return invalid(String(streamId), "stream id must be a non-empty string")
-      if (streamId.length > maxStreamIdLength) return invalid(streamId.slice(0, 40), `stream id is longer than ${maxStreamIdLength} characters`)
-      if (streams.has(streamId)) return invalid(streamId, "a stream may appear only once in a multi-stream append")
+      if (typeof streamId !== "string" || streamId.length === 0) {
+        return invalid(String(streamId), "stream id must be a non-empty string")
+      }
+      if (streamId.length > maxStreamIdLength) {
+        return invalid(streamId.slice(0, 40), `stream id is longer than ${maxStreamIdLength} characters`)
+      }
+      if (streams.has(streamId)) {
+        return invalid(streamId, "a stream may appear only once in a multi-stream append")
+      }
       streams.add(streamId)
       if (expected._tag === "Exact" && (!Number.isInteger(expected.version) || expected.version < 0)) {
         return invalid(streamId, `expected version must be a non-negative integer, got ${expected.version}`)

@@ -104,7 +104,9 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
       const limit = yield* readLimit(options.limit)
       const from = options.from ?? 0
       if (!Number.isInteger(from) || from < 0) {
-        return yield* Effect.fail(new InvalidRequest({ streamId: "", reason: `position must be a non-negative integer, got ${from}` }))
+        return yield* Effect.fail(
+          new InvalidRequest({ streamId: "", reason: `position must be a non-negative integer, got ${from}` })
+        )
       }
       const out: Array<RecordedEvent> = []
       for (let i = from; i < log.length && out.length < limit; i++) {
@@ -133,7 +135,9 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
     Effect.gen(function*() {
       yield* validateStreamId(streamId)
       if (!Number.isInteger(snapshot.version) || snapshot.version < 1) {
-        return yield* Effect.fail(new InvalidRequest({ streamId, reason: "a snapshot's version must be a positive integer" }))
+        return yield* Effect.fail(
+          new InvalidRequest({ streamId, reason: "a snapshot's version must be a positive integer" })
+        )
       }
       const now = new Date(yield* Clock.currentTimeMillis)
       snapshots.set(streamId, {
@@ -154,7 +158,6 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
     deleteStream,
     saveSnapshot,
     loadSnapshot: (streamId) => Effect.sync(() => Option.fromNullable(snapshots.get(streamId))),
-    awaitChange: (position) =>
-      head.changes.pipe(Stream.filter((h) => h > position), Stream.take(1), Stream.runDrain)
+    awaitChange: (position) => head.changes.pipe(Stream.filter((h) => h > position), Stream.take(1), Stream.runDrain)
   })
 })

@@ -11,9 +11,9 @@ import * as ExpectedVersion from "../ExpectedVersion.js"
 import { readLimit, resolveRetry, validate, validateStreamId, wrongVersion } from "./append.js"
 import type { StoredId } from "./append.js"
 import { makeService } from "./service.js"
+import { migrate } from "./sqlSchema.js"
 import type { EncodedEvent } from "./sqlStatements.js"
 import { pgAppend, positionsPerTransaction, sqliteAppend } from "./sqlStatements.js"
-import { migrate } from "./sqlSchema.js"
 
 export interface SqlOptions {
   /** How often readers look for events written by other processes (default 100 ms). */
@@ -53,7 +53,8 @@ interface EventRow {
   readonly created_at: number | string | Date
 }
 
-const columns = "position, event_id, stream_id, version, type, schema_version, data, metadata, correlation_id, causation_id, created_at"
+const columns =
+  "position, event_id, stream_id, version, type, schema_version, data, metadata, correlation_id, causation_id, created_at"
 
 // SQLite keeps JSON as text; PostgreSQL's driver hands jsonb back already parsed
 const jsonFrom = (dialect: "pg" | "sqlite") => (value: unknown): unknown =>
@@ -98,7 +99,10 @@ const encodeEvents = (append: StreamAppend): Effect.Effect<Array<EncodedEvent>, 
       }
       if (data === undefined || metadata === undefined) {
         return Effect.fail(
-          new InvalidRequest({ streamId: append.streamId, reason: `event ${event.eventId}: data is not JSON-compatible` })
+          new InvalidRequest({
+            streamId: append.streamId,
+            reason: `event ${event.eventId}: data is not JSON-compatible`
+          })
         )
       }
       out.push({
@@ -144,13 +148,18 @@ export const makeSql = (options: SqlOptions = {}) =>
 
     const currentVersion = (streamId: string) =>
       Effect.map(
-        sql<{ v: number | string }>`SELECT coalesce(max(version), 0) AS v FROM chronicle_events WHERE stream_id = ${streamId}`,
+        sql<
+          { v: number | string }
+        >`SELECT coalesce(max(version), 0) AS v FROM chronicle_events WHERE stream_id = ${streamId}`,
         (rows) => Number(rows[0]?.v ?? 0)
       )
 
     const refused = (error: SqlError) => isUniqueViolation(error) || String(error.cause).includes("chronicle: ")
 
-    const toResult = (streamId: string, rows: ReadonlyArray<{ position: number | string; version: number | string }>) => ({
+    const toResult = (
+      streamId: string,
+      rows: ReadonlyArray<{ position: number | string; version: number | string }>
+    ) => ({
       streamId,
       version: rows.length === 0 ? 0 : Number(rows[rows.length - 1].version),
       positions: rows.map((r) => Number(r.position))
@@ -164,10 +173,13 @@ export const makeSql = (options: SqlOptions = {}) =>
     ): Effect.Effect<AppendResult, NotInserted | SqlError> => {
       if (events.length === 0) {
         // nothing to write, but the expectation and the tombstone are still checked
-        return Effect.flatMap(Effect.zip(currentVersion(append.streamId), tombstonesOf([append.streamId])), ([version, deleted]) =>
-          deleted.size === 0 && ExpectedVersion.matches(append.expected, version)
-            ? Effect.succeed({ streamId: append.streamId, version, positions: [] })
-            : Effect.fail(new NotInserted()))
+        return Effect.flatMap(
+          Effect.zip(currentVersion(append.streamId), tombstonesOf([append.streamId])),
+          ([version, deleted]) =>
+            deleted.size === 0 && ExpectedVersion.matches(append.expected, version)
+              ? Effect.succeed({ streamId: append.streamId, version, positions: [] })
+              : Effect.fail(new NotInserted())
+        )
       }
       if (dialect === "pg") {
         const { params, text } = pgAppend(append, events, now)
@@ -187,8 +199,11 @@ export const makeSql = (options: SqlOptions = {}) =>
       return Effect.flatMap(after, (version) =>
         Effect.forEach(sqliteAppend(append.streamId, version, events, now), ({ params, text }) =>
           sql.unsafe<{ position: number | string; version: number | string }>(text, params)).pipe(
-            Effect.map((chunks) => toResult(append.streamId, chunks.flat())),
-            Effect.catchIf(refused, () => Effect.fail(new NotInserted()))
+            Effect.map((chunks) =>
+              toResult(append.streamId, chunks.flat())
+            ),
+            Effect.catchIf(refused, () =>
+              Effect.fail(new NotInserted()))
           ))
     }
 
@@ -205,14 +220,20 @@ export const makeSql = (options: SqlOptions = {}) =>
     const versionsOf = (streamIds: ReadonlyArray<string>) =>
       Effect.map(
         sql<{ stream_id: string; version: number | string }>`
-          SELECT stream_id, max(version) AS version FROM chronicle_events WHERE ${sql.in("stream_id", streamIds)} GROUP BY stream_id`,
-        (rows) => new Map(rows.map((r) => [r.stream_id, Number(r.version)]))
+          SELECT stream_id, max(version) AS version FROM chronicle_events WHERE ${
+          sql.in("stream_id", streamIds)
+        } GROUP BY stream_id`,
+        (rows) =>
+          new Map(rows.map((r) => [r.stream_id, Number(r.version)]))
       )
 
     const tombstonesOf = (streamIds: ReadonlyArray<string>) =>
       Effect.map(
         sql<{ stream_id: string }>`SELECT stream_id FROM chronicle_tombstones WHERE ${sql.in("stream_id", streamIds)}`,
-        (rows) => new Set(rows.map((r) => r.stream_id))
+        (rows) =>
+          new Set(rows.map((r) =>
+            r.stream_id
+          ))
       )
 
     const storedIds = (eventIds: ReadonlyArray<string>) =>
@@ -242,7 +263,10 @@ export const makeSql = (options: SqlOptions = {}) =>
         let retriedAll = true
         for (const append of appends) {
           if (deleted.has(append.streamId)) return yield* Effect.fail(new StreamDeleted({ streamId: append.streamId }))
-          const retried = yield* resolveRetry(append, stored.filter((s) => append.events.some((e) => e.eventId === s.eventId)))
+          const retried = yield* resolveRetry(
+            append,
+            stored.filter((s) => append.events.some((e) => e.eventId === s.eventId))
+          )
           if (retried !== undefined) {
             results.push(retried)
             continue
@@ -285,7 +309,12 @@ export const makeSql = (options: SqlOptions = {}) =>
                   : tries < 20
                   // a concurrent writer moved a stream that this call had no exact expectation of
                   ? attempt(tries + 1)
-                  : Effect.fail(new EventStoreError({ operation: "append", cause: new Error("too much contention on the appended streams") }))))
+                  : Effect.fail(
+                    new EventStoreError({
+                      operation: "append",
+                      cause: new Error("too much contention on the appended streams")
+                    })
+                  )))
           )
         const results = yield* attempt(0).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(storeError("append")(e))))
         const took = (yield* Clock.currentTimeMillis) - started
@@ -316,7 +345,9 @@ export const makeSql = (options: SqlOptions = {}) =>
               ORDER BY version DESC LIMIT ${Math.min(limit, 1_000_000_000)}`
           : sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events
               WHERE stream_id = ${streamId} AND version >= ${Math.min(options.from ?? 1, maxVersion)}
-              ORDER BY version ASC LIMIT ${Math.min(limit, 1_000_000_000)}`).pipe(Effect.mapError(storeError("readStream")))
+              ORDER BY version ASC LIMIT ${Math.min(limit, 1_000_000_000)}`).pipe(
+            Effect.mapError(storeError("readStream"))
+          )
         const deleted = yield* tombstonesOf([streamId]).pipe(Effect.mapError(storeError("readStream")))
         if (deleted.has(streamId)) return yield* Effect.fail(new StreamDeleted({ streamId }))
         return rows.map(recorded)
@@ -327,7 +358,9 @@ export const makeSql = (options: SqlOptions = {}) =>
         const limit = Math.min(yield* readLimit(options.limit), 1_000_000_000)
         const from = options.from ?? 0
         if (!Number.isInteger(from) || from < 0) {
-          return yield* Effect.fail(new InvalidRequest({ streamId: "", reason: `position must be a non-negative integer, got ${from}` }))
+          return yield* Effect.fail(
+            new InvalidRequest({ streamId: "", reason: `position must be a non-negative integer, got ${from}` })
+          )
         }
         const filter = options.filter
         const where = filter === undefined || filter._tag === "All"
@@ -336,11 +369,15 @@ export const makeSql = (options: SqlOptions = {}) =>
           ? sql`stream_id = ${filter.streamId} AND position > ${from}`
           : sql`category = ${filter.category} AND position > ${from}`
         const rows = yield* sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events
-          WHERE ${where} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.pipe(Effect.mapError(storeError("readAll")))
+          WHERE ${where} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.pipe(
+          Effect.mapError(storeError("readAll"))
+        )
         return rows.map(recorded)
       })
 
-    const head = sql<{ head: number | string | null }>`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.pipe(
+    const head = sql<
+      { head: number | string | null }
+    >`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.pipe(
       Effect.map((rows) => Number(rows[0]?.head ?? 0)),
       Effect.mapError(storeError("head"))
     )
@@ -355,7 +392,8 @@ export const makeSql = (options: SqlOptions = {}) =>
     const deleteStream: Service["deleteStream"] = (streamId, expected = ExpectedVersion.Any) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const current = sql`coalesce((SELECT max(g.version) FROM chronicle_events g WHERE g.stream_id = ${streamId}), 0)`
+        const current =
+          sql`coalesce((SELECT max(g.version) FROM chronicle_events g WHERE g.stream_id = ${streamId}), 0)`
         const check = expected._tag === "Any"
           ? sql`1 = 1`
           : expected._tag === "NoStream"
@@ -379,11 +417,15 @@ export const makeSql = (options: SqlOptions = {}) =>
       Effect.gen(function*() {
         yield* validateStreamId(streamId)
         if (!Number.isInteger(snapshot.version) || snapshot.version < 1) {
-          return yield* Effect.fail(new InvalidRequest({ streamId, reason: "a snapshot's version must be a positive integer" }))
+          return yield* Effect.fail(
+            new InvalidRequest({ streamId, reason: "a snapshot's version must be a positive integer" })
+          )
         }
         const state = JSON.stringify(snapshot.state)
         if (state === undefined) {
-          return yield* Effect.fail(new InvalidRequest({ streamId, reason: "a snapshot's state must be JSON-compatible" }))
+          return yield* Effect.fail(
+            new InvalidRequest({ streamId, reason: "a snapshot's state must be JSON-compatible" })
+          )
         }
         const now = yield* Clock.currentTimeMillis
         yield* sql`
@@ -431,7 +473,9 @@ export const makeSql = (options: SqlOptions = {}) =>
       yield* Metric.set(heldBack, (now - heldSince) / 1000)
       if (!warned && now - heldSince >= heldBackAfter) {
         warned = true
-        const holders = yield* sql<{ pid: number; xact_start: Date | null; state: string | null; query: string | null }>`
+        const holders = yield* sql<
+          { pid: number; xact_start: Date | null; state: string | null; query: string | null }
+        >`
           SELECT pid, xact_start, state, left(query, 200) AS query FROM pg_stat_activity WHERE backend_xid::text = ${row.xmin}`
         yield* Effect.logWarning(
           `event store readers have been held back for ${now - heldSince} ms by open transaction ${row.xmin}` +

@@ -59,8 +59,17 @@ export const sqliteAppend = (
     const params: Array<unknown> = []
     chunk.forEach((e, i) =>
       params.push(
-        e.eventId, streamId, after + start + i + 1, category, e.type, e.schemaVersion, e.data, e.metadata,
-        e.correlationId, e.causationId, now
+        e.eventId,
+        streamId,
+        after + start + i + 1,
+        category,
+        e.type,
+        e.schemaVersion,
+        e.data,
+        e.metadata,
+        e.correlationId,
+        e.causationId,
+        now
       )
     )
     statements.push({ text: sqliteText(chunk.length), params })
@@ -78,7 +87,9 @@ export const pgAppend = (
   // data and metadata are already JSON text: splice them in rather than parse and re-encode
   const rows = `[${
     events.map((e, i) =>
-      `{"event_id":${JSON.stringify(e.eventId)},"seq":${i + 1},"type":${JSON.stringify(e.type)},"schema_version":${e.schemaVersion},"data":${e.data},"metadata":${e.metadata},"correlation_id":${
+      `{"event_id":${JSON.stringify(e.eventId)},"seq":${i + 1},"type":${
+        JSON.stringify(e.type)
+      },"schema_version":${e.schemaVersion},"data":${e.data},"metadata":${e.metadata},"correlation_id":${
         JSON.stringify(e.correlationId)
       },"causation_id":${JSON.stringify(e.causationId)}}`
     ).join(",")

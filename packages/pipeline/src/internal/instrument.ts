@@ -146,15 +146,19 @@ const onSuccessOf = <In, Out>(call: LeafCall<In, Out>) => (output: Out): Effect.
   return Effect.succeed(output)
 }
 
-const onFailureOf = <In, Out, E>(call: LeafCall<In, Out>) => (cause: Cause.Cause<E>): Effect.Effect<never, StepFailed<E>> => {
-  const end = call.clock.unsafeCurrentTimeNanos()
-  const { leaf, state } = call
-  leaf.failed.unsafeUpdate(Number(end - call.start) / 1_000_000, call.labels)
-  const failure = Cause.map(cause, (error) =>
-    new StepFailed({ step: leaf.name, error, metadata: state.snapshotMetadata(), steps: state.snapshotTrace() }))
-  if (call.span !== undefined) call.span.end(end, Exit.failCause(failure))
-  return Effect.failCause(failure)
-}
+const onFailureOf =
+  <In, Out, E>(call: LeafCall<In, Out>) => (cause: Cause.Cause<E>): Effect.Effect<never, StepFailed<E>> => {
+    const end = call.clock.unsafeCurrentTimeNanos()
+    const { leaf, state } = call
+    leaf.failed.unsafeUpdate(Number(end - call.start) / 1_000_000, call.labels)
+    const failure = Cause.map(
+      cause,
+      (error) =>
+        new StepFailed({ step: leaf.name, error, metadata: state.snapshotMetadata(), steps: state.snapshotTrace() })
+    )
+    if (call.span !== undefined) call.span.end(end, Exit.failCause(failure))
+    return Effect.failCause(failure)
+  }
 
 /** @internal */
 export const runLeaf = <In, Out, E, R>(
