@@ -5,7 +5,7 @@ import { relative } from "node:path"
 
 const out = ".test-results/vitest.json"
 mkdirSync(".test-results", { recursive: true })
-if (existsSync(out)) rmSync(out)
+for (const file of [out, ".test-results/pg-skipped.txt"]) if (existsSync(file)) rmSync(file)
 
 const run = spawnSync(
   "vitest",
@@ -24,8 +24,11 @@ const skippedFiles = report.testResults
     file.assertionResults.every((t) => t.status !== "passed" && t.status !== "failed")
   )
   .map((file) => relative(process.cwd(), file.name))
+if (existsSync(".test-results/pg-skipped.txt")) {
+  console.log(`\nPostgreSQL suites were skipped: ${readFileSync(".test-results/pg-skipped.txt", "utf8")}`)
+}
 if (skippedFiles.length > 0) {
-  console.log("\nSuites skipped entirely (see the reason printed above, e.g. no PostgreSQL server):")
+  console.log("\nTest files skipped entirely:")
   for (const file of skippedFiles) console.log(`  - ${file}`)
 }
 const passed = report.numPassedTests

@@ -1,5 +1,6 @@
 // Finds out once per run whether a PostgreSQL server is reachable, so PostgreSQL suites run when it
 // is and are skipped, with the reason printed, when it is not.
+import { mkdirSync, writeFileSync } from "node:fs"
 import pg from "pg"
 import type { TestProject } from "vitest/node"
 
@@ -26,7 +27,13 @@ export default async function setup(project: TestProject) {
     }); set CHRONICLE_PG_URL to run the PostgreSQL suites`
     project.provide("pgUrl", null)
     project.provide("pgSkipReason", reason)
-    console.warn(`\n[chronicle] PostgreSQL suites will be skipped: ${reason}\n`)
+    // this runs once per project: say it once, and leave it for the summary of scripts/test.mjs
+    if (process.env.CHRONICLE_PG_SKIP_REPORTED === undefined) {
+      process.env.CHRONICLE_PG_SKIP_REPORTED = "1"
+      console.warn(`\n[chronicle] PostgreSQL suites will be skipped: ${reason}\n`)
+      mkdirSync(".test-results", { recursive: true })
+      writeFileSync(".test-results/pg-skipped.txt", reason)
+    }
   } finally {
     await client.end().catch(() => undefined)
   }

@@ -37,13 +37,10 @@ export const layerStore = (
     // NOTIFY inside an append would serialize every commit on the notification queue's lock, so
     // appends only mark that something changed and this fiber notifies, outside their transactions
     const changed = yield* Queue.sliding<void>(1)
-    // at most one notification per 20 ms, each its own transaction; a lost one only delays a
-    // reader until its next poll, so it need not wait for the disk
-    const notify = pg.withTransaction(
-      pg`SET LOCAL synchronous_commit = off`.pipe(Effect.zipRight(pg`SELECT pg_notify('chronicle_events', '')`))
-    )
+    // at most one notification per 20 ms, each one statement (a notification alone writes nothing
+    // to the WAL, so it does not wait for the disk); a lost one only delays a reader until its poll
     yield* Queue.take(changed).pipe(
-      Effect.zipRight(notify.pipe(Effect.ignore)),
+      Effect.zipRight(pg.notify("chronicle_events", "").pipe(Effect.ignore)),
       Effect.zipRight(Effect.sleep("20 millis")),
       Effect.forever,
       Effect.forkScoped
