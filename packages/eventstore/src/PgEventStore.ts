@@ -7,6 +7,7 @@
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { Config, ConfigError } from "effect"
+import type { Duration } from "effect"
 import { Effect, Layer, Queue, Redacted, Schedule, Stream } from "effect"
 import type { EventStore } from "./EventStore.js"
 import { EventStoreError } from "./EventStoreError.js"
@@ -16,11 +17,26 @@ import * as SqlEventStore from "./SqlEventStore.js"
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<SqlEventStore.Options, "wakeups"> {
+export interface Options extends WakeupOptions {
   /** A `postgres://` connection URL. */
   readonly url: string | Redacted.Redacted
   /** The most connections the pool opens (default 10). */
   readonly maxConnections?: number
+}
+
+/**
+ * How the store wakes readers on PostgreSQL.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WakeupOptions extends Omit<SqlEventStore.Options, "wakeups" | "afterAppend"> {
+  /**
+   * The shortest time between two notifications this process sends (default 50 ms). Each NOTIFY is
+   * a transaction of its own, and many of them slow concurrent appends down (measured: 20 ms
+   * spacing cost half the throughput of 8 writers; 100 ms cost 10-20%).
+   */
+  readonly notifyInterval?: Duration.DurationInput
 }
 
 /**
@@ -30,23 +46,25 @@ export interface Options extends Omit<SqlEventStore.Options, "wakeups"> {
  * @category layers
  */
 export const layerStore = (
-  options: Omit<SqlEventStore.Options, "wakeups"> = {}
+  options: WakeupOptions = {}
 ): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
     // NOTIFY inside an append would serialize every commit on the notification queue's lock, so
     // appends only mark that something changed and this fiber notifies, outside their transactions
     const changed = yield* Queue.sliding<void>(1)
-    // at most one notification per 20 ms, each one statement (a notification alone writes nothing
-    // to the WAL, so it does not wait for the disk); a lost one only delays a reader until its poll
+    // notifications are spaced out (see notifyInterval); a lost one only delays a reader until its poll
+    const { notifyInterval, ...storeOptions } = options
     yield* Queue.take(changed).pipe(
       Effect.zipRight(pg.notify("chronicle_events", "").pipe(Effect.ignore)),
-      Effect.zipRight(Effect.sleep("20 millis")),
+      Effect.zipRight(Effect.sleep(notifyInterval ?? "50 millis")),
       Effect.forever,
       Effect.forkScoped
     )
     return SqlEventStore.layer({
-      ...options,
+      // notifications wake readers, so polling is only the fallback
+      pollInterval: "500 millis",
+      ...storeOptions,
       afterAppend: () => Queue.unsafeOffer(changed, undefined),
       // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
       wakeups: pg.listen("chronicle_events").pipe(
