@@ -23,8 +23,8 @@ export interface Projection<E = unknown, R = never> {
   readonly eventTypes: ReadonlySet<string>
   /**
    * `true` (the default): the read model lives in the event store's SQL database, so each batch and
-   * its checkpoint commit in one transaction: every event is applied exactly once. `false`: any
-   * other sink; events are applied at least once, with the event id at hand to deduplicate.
+   * its checkpoint commit in one transaction: every event is applied exactly once. `false`: for
+   * other sinks; events are applied at least once, with the event id at hand to deduplicate.
    */
   readonly transactional: boolean
   /** Creates the read model's tables if they are missing. Idempotent. */
