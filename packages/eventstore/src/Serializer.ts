@@ -47,7 +47,6 @@ export interface EventOptions {
  * @category models
  */
 export interface Serializer<A extends { readonly _tag: string }> {
-  readonly schema: Schema.Schema<A, unknown>
   /** Stored types with upcasters: an event stored under one of these may decode to another tag. */
   readonly upcastedTypes: ReadonlySet<string>
   /** Encodes one event for `EventStore.append`, with a fresh event id unless one is given. */
@@ -149,7 +148,6 @@ export const make = <A extends { readonly _tag: string }, I>(
     })
 
   return {
-    schema: schema as unknown as Schema.Schema<A, unknown>,
     upcastedTypes: new Set(Object.keys(upcasters)),
     encode,
     decode: (recorded) => Effect.suspend(() => decodeEither(recorded)),
