@@ -5,7 +5,7 @@ import type { AppendResult, EventData, StreamAppend } from "../EventStore.js"
 import { IdempotencyConflict, InvalidRequest, WrongExpectedVersion } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
 
-export const maxStreamIdLength = 512
+const maxStreamIdLength = 512
 
 const invalid = (streamId: string, reason: string) => Effect.fail(new InvalidRequest({ streamId, reason }))
 
@@ -17,12 +17,21 @@ const isJsonCompatible = (value: unknown): boolean => {
   }
 }
 
-export const validateStreamId = (streamId: unknown): Effect.Effect<void, InvalidRequest> =>
+/** What is wrong with a stream id, if anything. */
+const streamIdProblem = (streamId: unknown): InvalidRequest | undefined =>
   typeof streamId !== "string" || streamId.length === 0
-    ? invalid(String(streamId), "stream id must be a non-empty string")
+    ? new InvalidRequest({ streamId: String(streamId), reason: "stream id must be a non-empty string" })
     : streamId.length > maxStreamIdLength
-    ? invalid(streamId.slice(0, 40), `stream id is longer than ${maxStreamIdLength} characters`)
-    : Effect.void
+    ? new InvalidRequest({
+      streamId: streamId.slice(0, 40),
+      reason: `stream id is longer than ${maxStreamIdLength} characters`
+    })
+    : undefined
+
+export const validateStreamId = (streamId: unknown): Effect.Effect<void, InvalidRequest> => {
+  const problem = streamIdProblem(streamId)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
+}
 
 const validateEvent = (event: EventData, checkJson: boolean): string | undefined => {
   if (typeof event.eventId !== "string" || event.eventId.length === 0) return "every event needs a non-empty eventId"
@@ -46,12 +55,8 @@ export const validate = (
     const streams = new Set<string>()
     const ids = new Set<string>()
     for (const { events, expected, streamId } of appends) {
-      if (typeof streamId !== "string" || streamId.length === 0) {
-        return invalid(String(streamId), "stream id must be a non-empty string")
-      }
-      if (streamId.length > maxStreamIdLength) {
-        return invalid(streamId.slice(0, 40), `stream id is longer than ${maxStreamIdLength} characters`)
-      }
+      const badId = streamIdProblem(streamId)
+      if (badId !== undefined) return Effect.fail(badId)
       if (streams.has(streamId)) {
         return invalid(streamId, "a stream may appear only once in a multi-stream append")
       }
