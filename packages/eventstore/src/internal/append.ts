@@ -7,8 +7,6 @@ import * as ExpectedVersion from "../ExpectedVersion.js"
 
 const maxStreamIdLength = 512
 
-const invalid = (streamId: string, reason: string) => Effect.fail(new InvalidRequest({ streamId, reason }))
-
 const isJsonCompatible = (value: unknown): boolean => {
   try {
     return JSON.stringify(value) !== undefined
@@ -46,32 +44,43 @@ const validateEvent = (event: EventData, checkJson: boolean): string | undefined
   return undefined
 }
 
-/** Checks a batch of appends before anything is written; `checkJson: false` when the caller encodes. */
-export const validate = (
+/** What is wrong with a batch of appends, if anything; `checkJson: false` when the caller encodes. */
+export const appendProblem = (
   appends: ReadonlyArray<StreamAppend>,
-  options: { readonly checkJson: boolean } = { checkJson: true }
-): Effect.Effect<void, InvalidRequest> =>
-  Effect.suspend(() => {
-    const streams = new Set<string>()
-    const ids = new Set<string>()
-    for (const { events, expected, streamId } of appends) {
-      const badId = streamIdProblem(streamId)
-      if (badId !== undefined) return Effect.fail(badId)
-      if (streams.has(streamId)) {
-        return invalid(streamId, "a stream may appear only once in a multi-stream append")
-      }
-      streams.add(streamId)
-      if (expected._tag === "Exact" && (!Number.isInteger(expected.version) || expected.version < 0)) {
-        return invalid(streamId, `expected version must be a non-negative integer, got ${expected.version}`)
-      }
-      for (const event of events) {
-        const problem = validateEvent(event, options.checkJson)
-        if (problem !== undefined) return invalid(streamId, problem)
-        if (ids.has(event.eventId)) return invalid(streamId, `event id ${event.eventId} appears twice in one append`)
-        ids.add(event.eventId)
-      }
+  checkJson: boolean
+): InvalidRequest | undefined => {
+  const streams = new Set<string>()
+  const ids = new Set<string>()
+  for (const { events, expected, streamId } of appends) {
+    const badId = streamIdProblem(streamId)
+    if (badId !== undefined) return badId
+    if (streams.has(streamId)) {
+      return new InvalidRequest({ streamId, reason: "a stream may appear only once in a multi-stream append" })
     }
-    return Effect.void
+    streams.add(streamId)
+    if (expected._tag === "Exact" && (!Number.isInteger(expected.version) || expected.version < 0)) {
+      return new InvalidRequest({
+        streamId,
+        reason: `expected version must be a non-negative integer, got ${expected.version}`
+      })
+    }
+    for (const event of events) {
+      const problem = validateEvent(event, checkJson)
+      if (problem !== undefined) return new InvalidRequest({ streamId, reason: problem })
+      if (ids.has(event.eventId)) {
+        return new InvalidRequest({ streamId, reason: `event id ${event.eventId} appears twice in one append` })
+      }
+      ids.add(event.eventId)
+    }
+  }
+  return undefined
+}
+
+/** Checks a batch of appends before anything is written. */
+export const validate = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<void, InvalidRequest> =>
+  Effect.suspend(() => {
+    const problem = appendProblem(appends, true)
+    return problem === undefined ? Effect.void : Effect.fail(problem)
   })
 
 /** Where an already-stored event sits. */

@@ -1,6 +1,6 @@
-// The SQL adapter, written once against SqlClient. An append is one guarded INSERT ... SELECT per
-// stream: the expected-version and tombstone checks are its WHERE clause, so it is atomic without
-// a read-then-write race, in or out of a caller's transaction. When it inserts nothing, a slower
+// The SQL adapter, written once against SqlClient. On SQLite an append is plain INSERTs that a
+// unique index and a guard trigger refuse when the expectation no longer holds (decision 0003); on
+// PostgreSQL it is one call of the `chronicle_append` function. When nothing is inserted, a slower
 // diagnosis path works out which error to report (or that it was a retry of an earlier append).
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -8,7 +8,7 @@ import { Clock, Deferred, Duration, Effect, Exit, FiberId, Metric, Option, Strea
 import type { AppendResult, RecordedEvent, Service, StreamAppend } from "../EventStore.js"
 import { EventStoreError, IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
-import { readLimit, resolveRetry, validate, validateStreamId, wrongVersion } from "./append.js"
+import { appendProblem, readLimit, resolveRetry, validateStreamId, wrongVersion } from "./append.js"
 import type { StoredId } from "./append.js"
 import { makeService } from "./service.js"
 import { migrate } from "./sqlSchema.js"
@@ -84,10 +84,16 @@ const isUniqueViolation = (error: SqlError): boolean => {
   return text.includes("23505") || text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT")
 }
 
-/** Encodes an append's events to JSON text once; anything that is not JSON-compatible is refused. */
-const encodeEvents = (append: StreamAppend): Effect.Effect<Array<EncodedEvent>, InvalidRequest> =>
-  Effect.suspend(() => {
-    const out: Array<EncodedEvent> = []
+/**
+ * Validates a batch of appends and encodes their events to JSON text once, synchronously: the hot
+ * path spends no effect steps on it. Anything that is not JSON-compatible is refused.
+ */
+const encodeAppends = (appends: ReadonlyArray<StreamAppend>): InvalidRequest | Array<Array<EncodedEvent>> => {
+  const problem = appendProblem(appends, false)
+  if (problem !== undefined) return problem
+  const out: Array<Array<EncodedEvent>> = []
+  for (const append of appends) {
+    const encoded: Array<EncodedEvent> = []
     for (const event of append.events) {
       let data: string | undefined
       let metadata: string | undefined
@@ -98,14 +104,12 @@ const encodeEvents = (append: StreamAppend): Effect.Effect<Array<EncodedEvent>, 
         data = undefined
       }
       if (data === undefined || metadata === undefined) {
-        return Effect.fail(
-          new InvalidRequest({
-            streamId: append.streamId,
-            reason: `event ${event.eventId}: data is not JSON-compatible`
-          })
-        )
+        return new InvalidRequest({
+          streamId: append.streamId,
+          reason: `event ${event.eventId}: data is not JSON-compatible`
+        })
       }
-      out.push({
+      encoded.push({
         eventId: event.eventId,
         type: event.type,
         schemaVersion: event.schemaVersion ?? 1,
@@ -115,8 +119,10 @@ const encodeEvents = (append: StreamAppend): Effect.Effect<Array<EncodedEvent>, 
         causationId: event.causationId ?? null
       })
     }
-    return Effect.succeed(out)
-  })
+    out.push(encoded)
+  }
+  return out
+}
 
 /** The statement inserted fewer rows than asked: the guard refused, or a constraint fired. */
 class NotInserted {
@@ -128,6 +134,7 @@ type AppendFailure = Exclude<import("../EventStoreError.js").AppendError, Invali
 export const makeSql = (options: SqlOptions = {}) =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const clock = yield* Effect.clock
     yield* migrate(sql)
     const dialect = sql.onDialectOrElse({ pg: () => "pg" as const, orElse: () => "sqlite" as const })
     const parseJson = jsonFrom(dialect)
@@ -190,21 +197,42 @@ export const makeSql = (options: SqlOptions = {}) =>
         )
       }
       const expected = append.expected
-      const after = expected._tag === "Exact"
-        ? Effect.succeed(expected.version)
+      return expected._tag === "Exact"
+        ? sqliteInsert(append.streamId, expected.version, events, now)
         : expected._tag === "NoStream"
-        ? Effect.succeed(0)
+        ? sqliteInsert(append.streamId, 0, events, now)
         : Effect.flatMap(currentVersion(append.streamId), (v) =>
-          expected._tag === "StreamExists" && v === 0 ? Effect.fail(new NotInserted()) : Effect.succeed(v))
-      return Effect.flatMap(after, (version) =>
-        Effect.forEach(sqliteAppend(append.streamId, version, events, now), ({ params, text }) =>
-          sql.unsafe<{ position: number | string; version: number | string }>(text, params)).pipe(
-            Effect.map((chunks) =>
-              toResult(append.streamId, chunks.flat())
-            ),
-            Effect.catchIf(refused, () =>
-              Effect.fail(new NotInserted()))
-          ))
+          expected._tag === "StreamExists" && v === 0
+            ? Effect.fail(new NotInserted())
+            : sqliteInsert(append.streamId, v, events, now))
+    }
+
+    // SQLite numbers the rows of one INSERT consecutively (each takes max(position) + 1 under the
+    // write lock), so the positions follow from the last row id and the count: no RETURNING rows.
+    const sqliteInsert = (
+      streamId: string,
+      after: number,
+      events: ReadonlyArray<EncodedEvent>,
+      now: number
+    ): Effect.Effect<AppendResult, NotInserted | SqlError> => {
+      const statements = sqliteAppend(streamId, after, events, now)
+      const positions: Array<number> = []
+      const collect = (result: unknown, rows: number): Effect.Effect<void, NotInserted> => {
+        const { changes, lastInsertRowid } = result as { changes: number; lastInsertRowid: number | bigint }
+        if (changes !== rows) return Effect.fail(new NotInserted())
+        const last = Number(lastInsertRowid)
+        for (let p = last - rows + 1; p <= last; p++) positions.push(p)
+        return Effect.void
+      }
+      const run = (statement: typeof statements[number]) =>
+        Effect.flatMap(sql.unsafe(statement.text, statement.params).raw, (result) => collect(result, statement.rows))
+      return (statements.length === 1 ? run(statements[0]) : Effect.forEach(statements, run, { discard: true })).pipe(
+        Effect.catchIf(
+          (error): error is SqlError => error._tag === "SqlError" && refused(error),
+          () => Effect.fail(new NotInserted())
+        ),
+        Effect.as({ streamId, version: after + events.length, positions })
+      )
     }
 
     // A PostgreSQL statement that fails inside a transaction aborts it, so inside a caller's
@@ -289,43 +317,67 @@ export const makeSql = (options: SqlOptions = {}) =>
         return undefined
       })
 
-    const appendMany: Service["appendMany"] = (appends) =>
-      Effect.gen(function*() {
-        yield* validate(appends, { checkJson: false })
-        const encoded = yield* Effect.forEach(appends, encodeEvents)
-        const total = encoded.reduce((n, e) => n + e.length, 0)
-        const started = yield* Clock.currentTimeMillis
-        const attempt = (tries: number): Effect.Effect<ReadonlyArray<AppendResult>, AppendFailure> =>
-          atomically(
-            appends.length === 1
-              ? Effect.map(insertStream(appends[0], encoded[0], started), (result) => [result])
-              : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], started)),
-            appends.length > 1 || (dialect === "sqlite" && total > 500)
-          ).pipe(
-            Effect.catchTag("NotInserted", () =>
-              Effect.flatMap(diagnose(appends), (retried) =>
+    const attempt = (
+      appends: ReadonlyArray<StreamAppend>,
+      encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
+      several: boolean,
+      now: number,
+      tries: number
+    ): Effect.Effect<ReadonlyArray<AppendResult>, Exclude<AppendFailure, SqlError> | EventStoreError> =>
+      Effect.catchAll(
+        atomically(
+          appends.length === 1
+            ? Effect.map(insertStream(appends[0], encoded[0], now), (result) => [result])
+            : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], now)),
+          several
+        ),
+        (error) =>
+          error._tag === "SqlError"
+            ? Effect.fail(storeError("append")(error))
+            : error._tag !== "NotInserted"
+            ? Effect.fail(error)
+            : Effect.flatMap(
+              Effect.catchTag(diagnose(appends), "SqlError", (e) => Effect.fail(storeError("append")(e))),
+              (retried) =>
                 retried !== undefined
                   ? Effect.succeed(retried)
                   : tries < 20
                   // a concurrent writer moved a stream that this call had no exact expectation of
-                  ? attempt(tries + 1)
+                  ? attempt(appends, encoded, several, now, tries + 1)
                   : Effect.fail(
                     new EventStoreError({
                       operation: "append",
                       cause: new Error("too much contention on the appended streams")
                     })
-                  )))
-          )
-        const results = yield* attempt(0).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(storeError("append")(e))))
-        const took = (yield* Clock.currentTimeMillis) - started
-        yield* Metric.update(appendDuration, Duration.millis(took))
-        if (took > slowAppend) {
-          yield* Metric.increment(slowAppends)
-          yield* Effect.logWarning(`event store append took ${took} ms: it waited for the database (locks or I/O)`)
-        }
-        signal()
-        afterAppend?.()
-        return results
+                  )
+            )
+      )
+
+    // Validation and encoding are synchronous, and so is the bookkeeping after the write: an
+    // append costs few effect steps besides its statement.
+    const appendMany: Service["appendMany"] = (appends) =>
+      Effect.suspend((): ReturnType<Service["appendMany"]> => {
+        const encoded = encodeAppends(appends)
+        if (encoded instanceof InvalidRequest) return Effect.fail(encoded)
+        let total = 0
+        for (const events of encoded) total += events.length
+        const started = clock.unsafeCurrentTimeMillis()
+        const several = appends.length > 1 || (dialect === "sqlite" && total > 500)
+        return Effect.flatMap(attempt(appends, encoded, several, started, 0), (results) => {
+          const took = clock.unsafeCurrentTimeMillis() - started
+          signal()
+          afterAppend?.()
+          const recorded = Metric.update(appendDuration, Duration.millis(took))
+          return took > slowAppend
+            ? Effect.zipRight(
+              Effect.zipRight(Metric.increment(slowAppends), recorded),
+              Effect.as(
+                Effect.logWarning(`event store append of ${total} events took ${took} ms (locks, I/O or size)`),
+                results
+              )
+            )
+            : Effect.as(recorded, results)
+        })
       })
 
     // Readers stop below the oldest running transaction: every position under it is final (see

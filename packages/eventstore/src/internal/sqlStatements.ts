@@ -35,7 +35,7 @@ const sqliteText = (count: number) => {
     const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     text = `INSERT INTO chronicle_events (${columns}) VALUES ${
       Array.from({ length: count }, () => row).join(", ")
-    } RETURNING position, version`
+    }`
     sqliteTexts.set(count, text)
   }
   return text
@@ -51,17 +51,18 @@ export const sqliteAppend = (
   after: number,
   events: ReadonlyArray<EncodedEvent>,
   now: number
-): Array<{ readonly text: string; readonly params: Array<unknown> }> => {
+): Array<{ readonly text: string; readonly params: Array<unknown>; readonly rows: number }> => {
   const category = categoryOf(streamId)
-  const statements: Array<{ text: string; params: Array<unknown> }> = []
+  const statements: Array<{ text: string; params: Array<unknown>; rows: number }> = []
   for (let start = 0; start < events.length; start += rowsPerStatement) {
-    const chunk = events.slice(start, start + rowsPerStatement)
+    const end = Math.min(start + rowsPerStatement, events.length)
     const params: Array<unknown> = []
-    chunk.forEach((e, i) =>
+    for (let i = start; i < end; i++) {
+      const e = events[i]
       params.push(
         e.eventId,
         streamId,
-        after + start + i + 1,
+        after + i + 1,
         category,
         e.type,
         e.schemaVersion,
@@ -71,8 +72,8 @@ export const sqliteAppend = (
         e.causationId,
         now
       )
-    )
-    statements.push({ text: sqliteText(chunk.length), params })
+    }
+    statements.push({ text: sqliteText(end - start), params, rows: end - start })
   }
   return statements
 }
