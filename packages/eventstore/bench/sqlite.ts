@@ -16,6 +16,9 @@ import {
   streamsCount
 } from "./workload.js"
 
+// Every side appends as many events before timing, so each is measured warmed up (JIT, caches).
+const warmupAppends = 2_000
+
 const synchronous = (process.env.BENCH_SYNCHRONOUS ?? "NORMAL") as "NORMAL" | "FULL"
 
 const rawSchema = `
@@ -65,7 +68,7 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
     const store = ours(file)
     await store.run(Effect.gen(function*() {
       const es = yield* EventStore.EventStore
-      for (let s = 0; s < 200; s++) yield* es.append(`warm-${s}`, [event(s, 0)], ExpectedVersion.NoStream)
+      for (let s = 0; s < warmupAppends; s++) yield* es.append(`warm-${s}`, [event(s, 0)], ExpectedVersion.NoStream)
     }))
     const opsPerSec = await measure(streamsCount * appendsPerStream, () =>
       store.run(Effect.gen(function*() {
@@ -99,7 +102,7 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
         Date.now()
       )
     })
-    for (let s = 0; s < 200; s++) append.immediate(`warm-${s}`, 0, event(s, 0))
+    for (let s = 0; s < warmupAppends; s++) append.immediate(`warm-${s}`, 0, event(s, 0))
     const opsPerSec = await measure(streamsCount * appendsPerStream, () => {
       for (let v = 0; v < appendsPerStream; v++) {
         for (let s = 0; s < streamsCount; s++) append.immediate(`doc-${s}`, v, event(s, v))
@@ -119,7 +122,7 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
       store.appendToStream(streamId, [{ type: e.type, data: e.data, metadata: e.metadata }], {
         expectedStreamVersion: BigInt(expected)
       })
-    for (let s = 0; s < 200; s++) await append(`warm-${s}`, 0, event(s, 0))
+    for (let s = 0; s < warmupAppends; s++) await append(`warm-${s}`, 0, event(s, 0))
     const opsPerSec = await measure(streamsCount * appendsPerStream, async () => {
       for (let v = 0; v < appendsPerStream; v++) {
         for (let s = 0; s < streamsCount; s++) await append(`doc-${s}`, v, event(s, v))

@@ -125,11 +125,22 @@ const createSqliteGuard = Effect.gen(function*() {
   })
 })
 
+// On SQLite the category index cost about a sixth of each single-event append (one more B-tree
+// page written per commit); category reads scan by position instead (decision 0005).
+const dropSqliteCategoryIndex = Effect.gen(function*() {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  yield* sql.onDialectOrElse({
+    sqlite: () => sql.unsafe("DROP INDEX IF EXISTS chronicle_events_category"),
+    orElse: () => Effect.void
+  })
+})
+
 const run = Migrator.make({})({
   loader: Migrator.fromRecord({
     "0001_create_tables": createTables,
     "0002_append_function": createAppendFunction,
-    "0003_sqlite_guard": createSqliteGuard
+    "0003_sqlite_guard": createSqliteGuard,
+    "0004_sqlite_no_category_index": dropSqliteCategoryIndex
   }),
   table: "chronicle_eventstore_migrations"
 })
