@@ -9,6 +9,9 @@ import pg from "pg"
 import { measure, metadata, payload, pgAppends } from "./workload.js"
 
 const url = process.env.CHRONICLE_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+// Every side appends as many events before timing: the first couple of thousand appends through a
+// fresh process run well below its steady rate (JIT, connections, plan caches).
+const warmupAppends = 2_000
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? "1")
 const run = crypto.randomUUID().slice(0, 8)
 
@@ -54,7 +57,7 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
       )
     }
     await runtime.runPromise(EventStore.EventStore)
-    for (let i = 0; i < 100; i++) await append(99, i)
+    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(async (w, i) => {
       await append(w, i)
     })
@@ -78,7 +81,7 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         values: [e.eventId, stream, version + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
       })
     }
-    for (let i = 0; i < 100; i++) await append(99, i)
+    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(append)
     const settings = await settingsOf(pool)
     await pool.end()
@@ -114,7 +117,7 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         client.release()
       }
     }
-    for (let i = 0; i < 100; i++) await append(99, i)
+    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(append)
     const settings = await settingsOf(pool)
     await pool.end()
@@ -130,7 +133,7 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         expectedStreamVersion: BigInt(version)
       })
     }
-    for (let i = 0; i < 100; i++) await append(99, i)
+    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(append)
     await store.close()
     const pool = new pg.Pool({ connectionString: url, max: 1 })
