@@ -21,7 +21,16 @@ const pgUp = await (async () => {
   }
 })()
 
-const sqliteCases = ["append/ours", "append/raw", "append/emmett", "batch/ours", "batch/ours-per-stream", "batch/raw", "read/ours", "read/raw"]
+const sqliteCases = [
+  "append/ours",
+  "append/raw",
+  "append/emmett",
+  "batch/ours",
+  "batch/ours-per-stream",
+  "batch/raw",
+  "read/ours",
+  "read/raw"
+]
 const pgCases = ["pg-append/ours", "pg-append/raw-insert", "pg-append/raw-tx", "pg-append/emmett"]
 const plan = [
   ...sqliteCases.map((name) => ({ name, label: name, env: {} })),

@@ -186,6 +186,27 @@ export const run = (options: Options): void => {
       })
 
       describe("multi-stream appends", () => {
+        it.effect("the positions an append returns are where its events are stored", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            yield* store.append(`${cat}-a`, events(2), ExpectedVersion.NoStream)
+            // one event, many (more than one statement's worth on SQLite), and several streams at once
+            const results = [
+              yield* store.append(`${cat}-a`, events(1), ExpectedVersion.exact(2)),
+              yield* store.append(`${cat}-b`, events(1_203), ExpectedVersion.NoStream),
+              ...(yield* store.appendMany([
+                { streamId: `${cat}-c`, events: events(3), expected: ExpectedVersion.NoStream },
+                { streamId: `${cat}-a`, events: events(2), expected: ExpectedVersion.exact(3) }
+              ]))
+            ]
+            for (const result of results) {
+              const stored = yield* store.readStream(result.streamId)
+              const written = stored.slice(result.version - result.positions.length, result.version)
+              assert.deepStrictEqual(result.positions, written.map((e) => e.globalPosition))
+            }
+          }))
+
         it.effect("append all streams or none", () =>
           Effect.gen(function*() {
             const store = yield* EventStore.EventStore

@@ -242,8 +242,10 @@ export const makeSql = (options: SqlOptions = {}) =>
         ? sql.withTransaction(effect)
         : dialect === "sqlite"
         ? effect
-        : Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-          Option.isSome(inTransaction) ? sql.withTransaction(effect) : effect)
+        : Effect.flatMap(
+          Effect.serviceOption(SqlClient.TransactionConnection),
+          (inTransaction) => Option.isSome(inTransaction) ? sql.withTransaction(effect) : effect
+        )
 
     const versionsOf = (streamIds: ReadonlyArray<string>) =>
       Effect.map(
@@ -251,17 +253,13 @@ export const makeSql = (options: SqlOptions = {}) =>
           SELECT stream_id, max(version) AS version FROM chronicle_events WHERE ${
           sql.in("stream_id", streamIds)
         } GROUP BY stream_id`,
-        (rows) =>
-          new Map(rows.map((r) => [r.stream_id, Number(r.version)]))
+        (rows) => new Map(rows.map((r) => [r.stream_id, Number(r.version)]))
       )
 
     const tombstonesOf = (streamIds: ReadonlyArray<string>) =>
       Effect.map(
         sql<{ stream_id: string }>`SELECT stream_id FROM chronicle_tombstones WHERE ${sql.in("stream_id", streamIds)}`,
-        (rows) =>
-          new Set(rows.map((r) =>
-            r.stream_id
-          ))
+        (rows) => new Set(rows.map((r) => r.stream_id))
       )
 
     const storedIds = (eventIds: ReadonlyArray<string>) =>

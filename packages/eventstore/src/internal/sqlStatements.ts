@@ -33,9 +33,7 @@ const sqliteText = (count: number) => {
   let text = sqliteTexts.get(count)
   if (text === undefined) {
     const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    text = `INSERT INTO chronicle_events (${columns}) VALUES ${
-      Array.from({ length: count }, () => row).join(", ")
-    }`
+    text = `INSERT INTO chronicle_events (${columns}) VALUES ${Array.from({ length: count }, () => row).join(", ")}`
     sqliteTexts.set(count, text)
   }
   return text
