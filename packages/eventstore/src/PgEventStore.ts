@@ -56,7 +56,9 @@ export const layerStore = (
     // notifications are spaced out (see notifyInterval); a lost one only delays a reader until its poll
     const { notifyInterval, ...storeOptions } = options
     yield* Queue.take(changed).pipe(
-      Effect.zipRight(pg.notify("chronicle_events", "").pipe(Effect.ignore)),
+      // uninterruptible: a notify cut off while its connection is still opening would leave that
+      // connection open after the pool has closed, and keep the process alive
+      Effect.zipRight(pg.notify("chronicle_events", "").pipe(Effect.ignore, Effect.uninterruptible)),
       Effect.zipRight(Effect.sleep(notifyInterval ?? "50 millis")),
       Effect.forever,
       Effect.forkScoped
