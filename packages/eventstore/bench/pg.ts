@@ -6,12 +6,9 @@ import { PgEventStore } from "@chronicle/eventstore/pg"
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import pg from "pg"
-import { measure, metadata, payload, pgAppends } from "./workload.js"
+import { measure, metadata, payload, pgAppends, warmupAppends } from "./workload.js"
 
 const url = process.env.CHRONICLE_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-// Every side appends as many events before timing: the first couple of thousand appends through a
-// fresh process run well below its steady rate (JIT, connections, plan caches).
-const warmupAppends = 2_000
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? "1")
 const run = crypto.randomUUID().slice(0, 8)
 

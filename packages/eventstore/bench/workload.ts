@@ -18,6 +18,9 @@ export const batchEvents = 100_000
 export const batchSize = 1_000
 export const readEvents = 10_000
 export const pgAppends = 2_000
+// Every side appends this many events before it is timed: the first couple of thousand appends
+// through a fresh process run well below its steady rate (JIT, caches, connections, plan caches).
+export const warmupAppends = 2_000
 
 export const gc = () => (globalThis as { gc?: () => void }).gc?.()
 

@@ -13,7 +13,7 @@ import type { StoredId } from "./append.js"
 import { makeService } from "./service.js"
 import { migrate } from "./sqlSchema.js"
 import type { EncodedEvent } from "./sqlStatements.js"
-import { pgAppend, positionsPerTransaction, sqliteAppend } from "./sqlStatements.js"
+import { pgAppend, positionsPerTransaction, rowsPerStatement, sqliteAppend } from "./sqlStatements.js"
 
 export interface SqlOptions {
   /** How often readers look for events written by other processes (default 100 ms). */
@@ -360,7 +360,8 @@ export const makeSql = (options: SqlOptions = {}) =>
         let total = 0
         for (const events of encoded) total += events.length
         const started = clock.unsafeCurrentTimeMillis()
-        const several = appends.length > 1 || (dialect === "sqlite" && total > 500)
+        // more than one statement needs a transaction to stay all or nothing
+        const several = appends.length > 1 || (dialect === "sqlite" && total > rowsPerStatement)
         return Effect.flatMap(attempt(appends, encoded, several, started, 0), (results) => {
           const took = clock.unsafeCurrentTimeMillis() - started
           signal()

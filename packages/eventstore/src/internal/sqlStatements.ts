@@ -22,8 +22,8 @@ export interface EncodedEvent {
   readonly causationId: string | null
 }
 
-// rows per SQLite statement: 11 parameters each stays far below SQLite's 32766
-const rowsPerStatement = 500
+/** Rows per SQLite statement: 11 parameters each stays far below SQLite's 32766. */
+export const rowsPerStatement = 500
 
 const columns =
   "event_id, stream_id, version, category, type, schema_version, data, metadata, correlation_id, causation_id, created_at"
