@@ -5,6 +5,7 @@ import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { PgEventStore } from "@chronicle/eventstore/pg"
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import { readdirSync, readFileSync } from "node:fs"
 import pg from "pg"
 import { measure, metadata, payload, pgAppends, warmupAppends } from "./workload.js"
 
@@ -19,14 +20,55 @@ const event = (stream: number, i: number) => ({
   metadata
 })
 
-/** `concurrency` writers, each appending to its own streams, `pgAppends` appends in all. */
+const inParallel = (appends: number, firstWriter: number, append: (writer: number, i: number) => Promise<void>) => {
+  const per = Math.floor(appends / concurrency)
+  return Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    for (let i = 0; i < per; i++) await append(firstWriter + w, i)
+  }))
+}
+
+/**
+ * `concurrency` writers, each appending to its own streams, `pgAppends` appends in all, after a
+ * warm-up at the same concurrency: every pooled connection is then open and has run the statements
+ * once (a session's first call of a function or prepared statement pays for its planning).
+ */
 const writers = async (append: (writer: number, i: number) => Promise<void>) => {
-  const per = Math.floor(pgAppends / concurrency)
-  return measure(per * concurrency, async () => {
-    await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-      for (let i = 0; i < per; i++) await append(w, i)
-    }))
-  })
+  await inParallel(warmupAppends, 100, append)
+  const appends = Math.floor(pgAppends / concurrency) * concurrency
+  const node = process.cpuUsage()
+  const server = serverCpuMicros()
+  const opsPerSec = await measure(appends, () => inParallel(pgAppends, 0, append).then(() => undefined))
+  const used = process.cpuUsage(node)
+  cpu = {
+    clientMicros: (used.user + used.system) / appends,
+    serverMicros: server === undefined ? Number.NaN : (serverCpuMicros()! - server) / appends
+  }
+  return opsPerSec
+}
+
+// CPU time per append, on this process and on the server's processes: far steadier than
+// throughput on a shared machine, and it says which side the time goes to.
+let cpu = { clientMicros: Number.NaN, serverMicros: Number.NaN }
+const ticksPerSecond = 100
+/** Total CPU of the local `postgres` processes in µs, when they are visible in /proc. */
+const serverCpuMicros = (): number | undefined => {
+  try {
+    let ticks = 0
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+        if (!stat.includes("(postgres)")) continue
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+        ticks += Number(fields[11]) + Number(fields[12])
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+    return (ticks * 1e6) / ticksPerSecond
+  } catch {
+    return undefined
+  }
 }
 
 // each writer appends 10 events per stream, so streams are new and existing
@@ -42,7 +84,10 @@ const settingsOf = async (pool: pg.Pool) => {
   return `synchronous_commit=${r.rows[0].synchronous_commit} concurrency=${concurrency}`
 }
 
-export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: string }>> = {
+export const cases: Record<
+  string,
+  () => Promise<{ opsPerSec: number; settings: string; cpu: { clientMicros: number; serverMicros: number } }>
+> = {
   async "pg-append/ours"() {
     const runtime = ManagedRuntime.make(
       PgEventStore.layer({ url, maxConnections: Math.max(concurrency, 2) }).pipe(Layer.orDie)
@@ -54,7 +99,6 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
       )
     }
     await runtime.runPromise(EventStore.EventStore)
-    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(async (w, i) => {
       await append(w, i)
     })
@@ -62,7 +106,7 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
     const settings = await settingsOf(pool)
     await pool.end()
     await runtime.dispose()
-    return { opsPerSec, settings }
+    return { opsPerSec, settings, cpu }
   },
 
   async "pg-append/raw-insert"() {
@@ -78,11 +122,10 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         values: [e.eventId, stream, version + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
       })
     }
-    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(append)
     const settings = await settingsOf(pool)
     await pool.end()
-    return { opsPerSec, settings }
+    return { opsPerSec, settings, cpu }
   },
 
   async "pg-append/raw-tx"() {
@@ -114,11 +157,10 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         client.release()
       }
     }
-    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(append)
     const settings = await settingsOf(pool)
     await pool.end()
-    return { opsPerSec, settings }
+    return { opsPerSec, settings, cpu }
   },
 
   async "pg-append/emmett"() {
@@ -130,12 +172,11 @@ export const cases: Record<string, () => Promise<{ opsPerSec: number; settings: 
         expectedStreamVersion: BigInt(version)
       })
     }
-    for (let i = 0; i < warmupAppends; i++) await append(99, i)
     const opsPerSec = await writers(append)
     await store.close()
     const pool = new pg.Pool({ connectionString: url, max: 1 })
     const settings = await settingsOf(pool)
     await pool.end()
-    return { opsPerSec, settings }
+    return { opsPerSec, settings, cpu }
   }
 }

@@ -43,6 +43,8 @@ const plan = [
 
 const results = new Map<string, Array<number>>()
 const settings = new Map<string, string>()
+// CPU µs per operation (PostgreSQL cases): this process's and the server's
+const cpu = new Map<string, Array<{ clientMicros: number; serverMicros: number }>>()
 for (let round = 1; round <= rounds; round++) {
   for (const c of plan) {
     const out = execFileSync(process.execPath, [
@@ -58,9 +60,14 @@ for (let round = 1; round <= rounds; round++) {
       stdio: ["ignore", "pipe", "inherit"]
     })
     const line = out.trim().split("\n").at(-1) ?? "{}"
-    const parsed = JSON.parse(line) as { opsPerSec: number; settings: string }
+    const parsed = JSON.parse(line) as {
+      opsPerSec: number
+      settings: string
+      cpu?: { clientMicros: number; serverMicros: number }
+    }
     results.set(c.label, [...(results.get(c.label) ?? []), parsed.opsPerSec])
     settings.set(c.label, parsed.settings)
+    if (parsed.cpu !== undefined) cpu.set(c.label, [...(cpu.get(c.label) ?? []), parsed.cpu])
     process.stderr.write(`round ${round} ${c.label}: ${Math.round(parsed.opsPerSec)}/s\n`)
   }
 }
@@ -75,10 +82,16 @@ const med = (label: string) => median(results.get(label) ?? [Number.NaN])
 console.log(
   `\n@chronicle/eventstore benchmark: node ${process.version}, ${cpus().length} cores, ${rounds} rounds, medians (events/s)`
 )
-console.log(`| case | median | min–max | settings |\n|---|---:|---:|---|`)
+console.log(`| case | median | min–max | CPU µs/op client + server | settings |\n|---|---:|---:|---:|---|`)
 for (const [label, xs] of results) {
+  const used = cpu.get(label)
+  const cpuCell = used === undefined
+    ? ""
+    : `${fmt(median(used.map((u) => u.clientMicros)))} + ${fmt(median(used.map((u) => u.serverMicros)))}`
   console.log(
-    `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} | ${settings.get(label)} |`
+    `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} | ${cpuCell} | ${
+      settings.get(label)
+    } |`
   )
 }
 const ratio = (a: string, b: string, goal: number) => {

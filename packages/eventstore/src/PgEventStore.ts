@@ -5,13 +5,17 @@
  * @since 0.1.0
  */
 import type { SqlClient } from "@effect/sql"
+import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import type { Config, ConfigError } from "effect"
 import type { Duration } from "effect"
 import { Effect, Layer, Queue, Redacted, Schedule, Stream } from "effect"
-import type { EventStore } from "./EventStore.js"
+import Pg from "pg"
+import { EventStore } from "./EventStore.js"
 import { EventStoreError } from "./EventStoreError.js"
-import * as SqlEventStore from "./SqlEventStore.js"
+import type { Driver } from "./internal/sql.js"
+import { makeSql } from "./internal/sql.js"
+import type * as SqlEventStore from "./SqlEventStore.js"
 
 /**
  * @since 0.1.0
@@ -47,6 +51,11 @@ export interface WakeupOptions extends Omit<SqlEventStore.Options, "wakeups" | "
  */
 export const layerStore = (
   options: WakeupOptions = {}
+): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> => storeWith(options)
+
+const storeWith = (
+  options: WakeupOptions,
+  driver?: Driver
 ): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
@@ -63,18 +72,65 @@ export const layerStore = (
       Effect.forever,
       Effect.forkScoped
     )
-    return SqlEventStore.layer({
-      // notifications wake readers, so polling is only the fallback
-      pollInterval: "500 millis",
-      ...storeOptions,
-      afterAppend: () => Queue.unsafeOffer(changed, undefined),
-      // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
-      wakeups: pg.listen("chronicle_events").pipe(
-        Stream.map((): void => undefined),
-        Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
-      ).pipe(Stream.catchAll(() => Stream.empty))
-    })
+    return Layer.scoped(
+      EventStore,
+      makeSql({
+        // notifications wake readers, so polling is only the fallback
+        pollInterval: "500 millis",
+        ...storeOptions,
+        afterAppend: () => Queue.unsafeOffer(changed, undefined),
+        // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
+        wakeups: pg.listen("chronicle_events").pipe(
+          Stream.map((): void => undefined),
+          Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
+        ).pipe(Stream.catchAll(() => Stream.empty))
+      }, driver)
+    )
   }))
+
+// The store's own statements as named prepared statements on the pool's connections (the pool
+// keeps which connection has prepared which): no planning on the server, and no per-statement
+// bookkeeping of the generic client on the hot path (decision 0006).
+const preparedOn = (pool: Pg.Pool): Driver => ({
+  prepared: <Row extends object>(name: string, text: string, params: ReadonlyArray<unknown>) =>
+    Effect.async<ReadonlyArray<Row>, SqlError>((resume) => {
+      pool.query({ name, text, values: params as Array<unknown> }, (cause, result) => {
+        resume(
+          cause
+            ? Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+            : Effect.succeed(result.rows as ReadonlyArray<Row>)
+        )
+      })
+    })
+})
+
+// The pool is ours, so the store can prepare its statements on it; the SqlClient shares it.
+const poolLayer = (url: string | Redacted.Redacted, maxConnections: number | undefined) =>
+  Effect.gen(function*() {
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new Pg.Pool({
+          connectionString: typeof url === "string" ? url : Redacted.value(url),
+          application_name: "chronicle",
+          ...(maxConnections === undefined ? {} : { max: maxConnections })
+        })
+        // an idle connection's error is reported here; without a listener it would end the process
+        pool.on("error", () => {})
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("1 second"))
+    )
+    yield* Effect.tryPromise({
+      try: () => pool.query("SELECT 1"),
+      catch: (cause) => new EventStoreError({ operation: "connect", cause })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: "5 seconds",
+        onTimeout: () => new EventStoreError({ operation: "connect", cause: new Error("connection timed out") })
+      })
+    )
+    return pool
+  })
 
 /**
  * The event store on PostgreSQL, with the client it uses.
@@ -91,11 +147,13 @@ export const layer = (
   options: Options
 ): Layer.Layer<EventStore | PgClient.PgClient | SqlClient.SqlClient, EventStoreError | ConfigError.ConfigError> => {
   const { maxConnections, url, ...storeOptions } = options
-  const client = PgClient.layer({
-    url: typeof url === "string" ? Redacted.make(url) : url,
-    ...(maxConnections === undefined ? {} : { maxConnections })
-  }).pipe(Layer.mapError((cause) => new EventStoreError({ operation: "connect", cause })))
-  return Layer.provideMerge(layerStore(storeOptions), client)
+  return Layer.unwrapScoped(Effect.map(poolLayer(url, maxConnections), (pool) =>
+    Layer.provideMerge(
+      storeWith(storeOptions, preparedOn(pool)),
+      PgClient.layerFromPool({ acquire: Effect.succeed(pool) }).pipe(
+        Layer.mapError((cause) => new EventStoreError({ operation: "connect", cause }))
+      )
+    )))
 }
 
 /**

@@ -28,6 +28,22 @@ export interface SqlOptions {
   readonly heldBackWarning?: Duration.DurationInput
 }
 
+/**
+ * What a driver-specific layer can add to the adapter, beyond the `SqlClient` it is written against.
+ */
+export interface Driver {
+  /**
+   * Runs one of the store's own statements by itself, in its own implicit transaction, as a named
+   * prepared statement on a connection of the client's pool. Appends to one stream outside a
+   * caller's transaction go through it: the server keeps their plans (decision 0006).
+   */
+  readonly prepared: <Row extends object>(
+    name: string,
+    text: string,
+    params: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+}
+
 // the largest INTEGER both dialects store
 const maxVersion = 2_147_483_647
 
@@ -124,6 +140,11 @@ const encodeAppends = (appends: ReadonlyArray<StreamAppend>): InvalidRequest | A
   return out
 }
 
+interface AppendedRow {
+  readonly position: number | string
+  readonly version: number | string
+}
+
 /** The statement inserted fewer rows than asked: the guard refused, or a constraint fired. */
 class NotInserted {
   readonly _tag = "NotInserted"
@@ -131,7 +152,7 @@ class NotInserted {
 
 type AppendFailure = Exclude<import("../EventStoreError.js").AppendError, InvalidRequest> | SqlError
 
-export const makeSql = (options: SqlOptions = {}) =>
+export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const clock = yield* Effect.clock
@@ -163,20 +184,22 @@ export const makeSql = (options: SqlOptions = {}) =>
 
     const refused = (error: SqlError) => isUniqueViolation(error) || String(error.cause).includes("chronicle: ")
 
-    const toResult = (
-      streamId: string,
-      rows: ReadonlyArray<{ position: number | string; version: number | string }>
-    ) => ({
+    const toResult = (streamId: string, rows: ReadonlyArray<AppendedRow>) => ({
       streamId,
       version: rows.length === 0 ? 0 : Number(rows[rows.length - 1].version),
       positions: rows.map((r) => Number(r.position))
     })
 
+    type Run = Driver["prepared"]
+    const viaClient: Run = (_name, text, params) => sql.unsafe(text, params)
+    const standalone: Run = driver?.prepared ?? viaClient
+
     /** Inserts one stream's events if its expectation holds; fails with NotInserted otherwise. */
     const insertStream = (
       append: StreamAppend,
       events: ReadonlyArray<EncodedEvent>,
-      now: number
+      now: number,
+      run: Run
     ): Effect.Effect<AppendResult, NotInserted | SqlError> => {
       if (events.length === 0) {
         // nothing to write, but the expectation and the tombstone are still checked
@@ -189,8 +212,8 @@ export const makeSql = (options: SqlOptions = {}) =>
         )
       }
       if (dialect === "pg") {
-        const { params, text } = pgAppend(append, events, now)
-        return sql.unsafe<{ position: number | string; version: number | string }>(text, params).pipe(
+        const { name, params, text } = pgAppend(append, events, now)
+        return run<AppendedRow>(name, text, params).pipe(
           Effect.catchIf(isUniqueViolation, () => Effect.fail(new NotInserted())),
           Effect.filterOrFail((rows) => rows.length === events.length, () => new NotInserted()),
           Effect.map((rows) => toResult(append.streamId, rows))
@@ -236,15 +259,16 @@ export const makeSql = (options: SqlOptions = {}) =>
     }
 
     // A PostgreSQL statement that fails inside a transaction aborts it, so inside a caller's
-    // transaction the insert runs in a savepoint; outside, it is one autocommitted statement.
-    const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>, several: boolean) =>
+    // transaction the insert runs in a savepoint; outside, it is one autocommitted statement,
+    // prepared when the driver can.
+    const atomically = <A, E, R>(effect: (run: Run) => Effect.Effect<A, E, R>, several: boolean) =>
       several
-        ? sql.withTransaction(effect)
+        ? sql.withTransaction(effect(viaClient))
         : dialect === "sqlite"
-        ? effect
+        ? effect(viaClient)
         : Effect.flatMap(
           Effect.serviceOption(SqlClient.TransactionConnection),
-          (inTransaction) => Option.isSome(inTransaction) ? sql.withTransaction(effect) : effect
+          (inTransaction) => Option.isSome(inTransaction) ? sql.withTransaction(effect(viaClient)) : effect(standalone)
         )
 
     const versionsOf = (streamIds: ReadonlyArray<string>) =>
@@ -324,9 +348,10 @@ export const makeSql = (options: SqlOptions = {}) =>
     ): Effect.Effect<ReadonlyArray<AppendResult>, Exclude<AppendFailure, SqlError> | EventStoreError> =>
       Effect.catchAll(
         atomically(
-          appends.length === 1
-            ? Effect.map(insertStream(appends[0], encoded[0], now), (result) => [result])
-            : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], now)),
+          (run) =>
+            appends.length === 1
+              ? Effect.map(insertStream(appends[0], encoded[0], now, run), (result) => [result])
+              : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], now, run)),
           several
         ),
         (error) =>

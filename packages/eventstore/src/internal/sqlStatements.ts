@@ -81,7 +81,7 @@ export const pgAppend = (
   append: StreamAppend,
   events: ReadonlyArray<EncodedEvent>,
   now: number
-): { readonly text: string; readonly params: Array<unknown> } => {
+): { readonly name: string; readonly text: string; readonly params: Array<unknown> } => {
   const { expected, streamId } = append
   // data and metadata are already JSON text: splice them in rather than parse and re-encode
   const rows = `[${
@@ -94,6 +94,7 @@ export const pgAppend = (
     ).join(",")
   }]`
   return {
+    name: "chronicle_append_1",
     text: "SELECT out_position AS position, out_version AS version FROM chronicle_append($1, $2, $3, $4::json, $5, $6)",
     params: [streamId, categoryOf(streamId), now, rows, expected._tag, expected._tag === "Exact" ? expected.version : 0]
   }
