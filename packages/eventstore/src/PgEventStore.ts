@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import type { SqlClient } from "@effect/sql"
-import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
+import { SqlError } from "@effect/sql/SqlError"
 import type { Config, ConfigError } from "effect"
 import type { Duration } from "effect"
 import { Effect, Layer, Queue, Redacted, Schedule, Stream } from "effect"
