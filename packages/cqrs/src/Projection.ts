@@ -6,7 +6,8 @@
 import type { Envelope } from "@chronicle/domain"
 import type { EventStoreError, Serializer } from "@chronicle/eventstore"
 import { EventStore } from "@chronicle/eventstore"
-import { Effect } from "effect"
+import { Effect, FiberRef } from "effect"
+import * as Tables from "./internal/tables.js"
 
 /**
  * A projection, ready to run inline (in the append's transaction) or asynchronously (in a worker,
@@ -27,6 +28,11 @@ export interface Projection<E = unknown, R = never> {
    * other sinks; events are applied at least once, with the event id at hand to deduplicate.
    */
   readonly transactional: boolean
+  /**
+   * The read model's tables, by their live names (empty when not declared). Declaring them lets
+   * `Projections.rebuild(name, { swap: true })` build the model in shadow tables and swap them in.
+   */
+  readonly tables: ReadonlyArray<string>
   /** Creates the read model's tables if they are missing. Idempotent. */
   readonly setup: Effect.Effect<void, E, R>
   /** Empties the read model before a rebuild. */
@@ -69,6 +75,26 @@ export type Handlers<A extends { readonly _tag: string }, E, R> = {
  *     DocumentRenamed: (e) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE titles SET title = ${e.newTitle} WHERE id = ${e.documentId}`)
  *   }
  * })
+ *
+ * // with its tables declared and named through `Projection.table`, it can be rebuilt with swap
+ * const titles = Projection.table("titles")
+ * const SwappableTitles = Projection.make({
+ *   name: "document-titles",
+ *   category: "Document",
+ *   serializer: DocumentSerializer,
+ *   tables: ["titles"],
+ *   setup: Effect.gen(function*() {
+ *     const sql = yield* SqlClient.SqlClient
+ *     const t = yield* titles
+ *     yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t)} (id TEXT PRIMARY KEY, title TEXT)`
+ *     // index names derived from the table's, so a shadow's never clash with the live ones
+ *     yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t}_title`)} ON ${sql(t)} (title)`
+ *   }),
+ *   handlers: {
+ *     DocumentCreated: (e) =>
+ *       Effect.flatMap(titles, (t) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO ${sql(t)} ${sql.insert({ id: e.documentId, title: e.title })}`))
+ *   }
+ * })
  * ```
  *
  * @since 0.1.0
@@ -82,6 +108,11 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
   readonly setup?: Effect.Effect<void, E, R>
   readonly reset?: Effect.Effect<void, E, R>
   readonly transactional?: boolean
+  /**
+   * The read model's tables (live names). Setup, reset and handlers must then name them through
+   * `Projection.table`, and derive index names from the name it gives.
+   */
+  readonly tables?: ReadonlyArray<string>
   /** Applies a decoded batch at once; `handlers` still serve inline use and single events. */
   readonly applyBatch?: (events: ReadonlyArray<Envelope.EventEnvelope<A>>) => Effect.Effect<void, E, R>
 }): Projection<E | EventStoreError.EventDecodeError, R> => {
@@ -99,6 +130,7 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
     category: options.category,
     eventTypes,
     transactional: options.transactional ?? true,
+    tables: options.tables ?? [],
     setup: options.setup ?? Effect.void,
     reset: options.reset ?? Effect.void,
     apply: (recorded) =>
@@ -122,3 +154,41 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
 export const handles = (projection: Projection<unknown, unknown>, event: EventStore.RecordedEvent): boolean =>
   projection.eventTypes.has(event.type) &&
   (projection.category === undefined || EventStore.categoryOf(event.streamId) === projection.category)
+
+/**
+ * The name to use for one of a projection's declared tables: the table itself, or its shadow
+ * (`<table>__rebuild`) while `Projections.rebuild(name, { swap: true })` replays into shadow tables,
+ * so the same setup, reset and handlers write to either. During a swap rebuild, asking for a table
+ * the projection did not declare is a defect: its writes would land in the live model.
+ *
+ * @example
+ * ```ts
+ * DocumentRenamed: (e) =>
+ *   Effect.gen(function*() {
+ *     const sql = yield* SqlClient.SqlClient
+ *     const titles = yield* Projection.table("titles")
+ *     yield* sql`UPDATE ${sql(titles)} SET title = ${e.newTitle} WHERE id = ${e.documentId}`
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ * @category tables
+ */
+export const table = (name: string): Effect.Effect<string> =>
+  FiberRef.getWith(Tables.currentTables, (tables) => {
+    if (tables.size === 0) return Effect.succeed(name)
+    const physical = tables.get(name)
+    return physical === undefined
+      ? Effect.dieMessage(
+        `table ${name} is not among the projection's declared tables (${[...tables.keys()].join(", ")})`
+      )
+      : Effect.succeed(physical)
+  })
+
+/**
+ * The shadow table a rebuild with swap fills for a live table (`<table>__rebuild`).
+ *
+ * @since 0.1.0
+ * @category tables
+ */
+export const shadowTable = (name: string): string => Tables.shadowName(name)

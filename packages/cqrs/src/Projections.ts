@@ -8,9 +8,24 @@
 import { EventStore } from "@chronicle/eventstore"
 import type { SqlClient } from "@effect/sql"
 import type { Scope } from "effect"
-import { Cause, Clock, Context, Data, Duration, Effect, Layer, Metric, Option, Schedule, Schema, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Layer,
+  Metric,
+  Option,
+  Ref,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 import { hostname } from "node:os"
 import * as Store from "./internal/projectionStore.js"
+import * as Tables from "./internal/tables.js"
 import type { Projection } from "./Projection.js"
 
 /**
@@ -95,6 +110,39 @@ export class UnknownProjection extends Schema.TaggedError<UnknownProjection>()("
 }
 
 /**
+ * A rebuild with swap was refused before anything changed: the projection declares no tables (or
+ * names them in a way a swap cannot handle), or its setup does not create them through
+ * `Projection.table`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SwapRefused extends Schema.TaggedError<SwapRefused>()("SwapRefused", {
+  projection: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `projection ${this.projection} cannot be rebuilt with swap: ${this.reason}`
+  }
+}
+
+/**
+ * How to rebuild.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RebuildOptions {
+  /**
+   * `false` (the default): empty the read model and replay into it; readers see it refill.
+   * `true`: replay into shadow tables (`<table>__rebuild`) while readers keep the old model, then,
+   * in one transaction, drop the live tables, rename the shadows over them and move the checkpoint
+   * to where the shadow got. Needs the projection's `tables`; a failure leaves the live model as it was.
+   */
+  readonly swap?: boolean
+}
+
+/**
  * Read models did not reach a position in time.
  *
  * @since 0.1.0
@@ -139,8 +187,14 @@ export interface Service {
     position: number,
     options?: { readonly projections?: ReadonlyArray<string>; readonly timeout?: Duration.DurationInput }
   ) => Effect.Effect<void, ProjectionTimeout | ProjectionError | UnknownProjection>
-  /** Empties a read model and replays every event into it, reporting progress; workers resume it after. */
-  readonly rebuild: (name: string) => Stream.Stream<RebuildProgress, ProjectionError | UnknownProjection>
+  /**
+   * Replays every event into a read model, reporting progress; workers resume it after. By default
+   * it empties the model first; with `{ swap: true }` it builds a new one beside it and swaps it in.
+   */
+  readonly rebuild: (
+    name: string,
+    options?: RebuildOptions
+  ) => Stream.Stream<RebuildProgress, ProjectionError | UnknownProjection | SwapRefused>
   readonly quarantined: (name?: string) => Effect.Effect<ReadonlyArray<QuarantinedEvent>, ProjectionError>
   /** Applies quarantined events again; those that now succeed leave the quarantine. Returns how many. */
   readonly replayQuarantined: (name: string) => Effect.Effect<number, ProjectionError | UnknownProjection>
@@ -165,6 +219,20 @@ const batchTimer = Metric.timer("chronicle_projection_batch_duration", "Time to 
 class LeaseLost extends Data.TaggedError("LeaseLost")<{}> {}
 class Poisoned extends Data.TaggedError("Poisoned")<{ readonly error: string }> {}
 
+/** Where batches go: the live read model and its checkpoint, or a rebuild's shadow tables. */
+interface Target {
+  readonly state: State
+  /** While a rebuild with swap fills shadow tables: their names, and what it quarantined so far. */
+  readonly shadow: Shadow | undefined
+}
+
+interface Shadow {
+  readonly tables: ReadonlyMap<string, string>
+  readonly quarantined: Ref.Ref<ReadonlyArray<Store.Quarantined>>
+}
+
+const live = (state: State): Target => ({ state, shadow: undefined })
+
 const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n").slice(0, 3).join(" ").slice(0, 500)
 
 const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Options = {}) =>
@@ -174,6 +242,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         new ProjectionError({ projection: "*", reason: "could not prepare projection tables", cause })
       )
     )
+    const ddl = yield* Tables.make
     const events = yield* EventStore.EventStore
     const context = yield* Effect.context<R>()
     const sql = store.sql
@@ -200,39 +269,62 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
     const provided = <A, E>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, context)
     const now = Clock.currentTimeMillis
 
-    const applyAll = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>) =>
-      provided(
+    /** Runs a projection's effect against the target's tables (`Projection.table` reads them). */
+    const inTables = <A, E>(effect: Effect.Effect<A, E, R>, target: Target) =>
+      target.shadow === undefined
+        ? provided(effect)
+        : Effect.locally(provided(effect), Tables.currentTables, target.shadow.tables)
+
+    const applyAll = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>, target: Target) =>
+      inTables(
         p.applyBatch !== undefined && batch.length > 0
           ? p.applyBatch(batch)
-          : Effect.forEach(batch, p.apply, { discard: true })
+          : Effect.forEach(batch, p.apply, { discard: true }),
+        target
       )
 
-    const advance = (p: Projection<unknown, R>, position: number, state: State) =>
-      Effect.flatMap(now, (t) => store.advance(p.name, owner, position, state, t, ttl)).pipe(
-        Effect.flatMap((owned) => owned ? Effect.void : Effect.fail(new LeaseLost()))
-      )
+    /** Moves the checkpoint (or, filling shadow tables, only renews the lease), while we own it. */
+    const advance = (p: Projection<unknown, R>, position: number, target: Target) =>
+      Effect.flatMap(now, (t) =>
+        target.shadow === undefined
+          ? store.advance(p.name, owner, position, target.state, t, ttl)
+          : store.renew(p.name, owner, t, ttl)).pipe(
+          Effect.flatMap((owned) => owned ? Effect.void : Effect.fail(new LeaseLost()))
+        )
+
+    // a shadow's quarantine waits for its swap: until then the live model's stands
+    const quarantine = (
+      p: Projection<unknown, R>,
+      event: EventStore.RecordedEvent,
+      error: string,
+      t: number,
+      target: Target
+    ) =>
+      target.shadow === undefined
+        ? store.quarantine(p.name, event, error, t)
+        : Ref.update(target.shadow.quarantined, (all) => [...all, { event, error, at: t }])
 
     /** Applies a batch and moves the checkpoint, in one transaction for SQL read models. */
     const commit = (
       p: Projection<unknown, R>,
       batch: ReadonlyArray<EventStore.RecordedEvent>,
       to: number,
-      state: State
+      target: Target
     ) =>
       p.transactional
-        ? sql.withTransaction(Effect.zipRight(applyAll(p, batch), advance(p, to, state)))
-        : Effect.zipRight(applyAll(p, batch), advance(p, to, state))
+        ? sql.withTransaction(Effect.zipRight(applyAll(p, batch, target), advance(p, to, target)))
+        : Effect.zipRight(applyAll(p, batch, target), advance(p, to, target))
 
     /** A batch failed: apply it one event at a time, retrying, and quarantine what still fails. */
     const slowPath = (
       p: Projection<unknown, R>,
       batch: ReadonlyArray<EventStore.RecordedEvent>,
       to: number,
-      state: State
+      target: Target
     ) =>
       Effect.gen(function*() {
         for (const event of batch) {
-          const single = commit(p, [event], event.globalPosition, state).pipe(
+          const single = commit(p, [event], event.globalPosition, target).pipe(
             Effect.retry({ schedule: retry, while: (e) => !(e instanceof LeaseLost) })
           )
           const outcome = yield* Effect.exit(single)
@@ -247,20 +339,22 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           )
           if (onPoison === "skip") {
             yield* sql.withTransaction(
-              Effect.zipRight(store.quarantine(p.name, event, error, t), advance(p, event.globalPosition, state))
+              Effect.zipRight(quarantine(p, event, error, t, target), advance(p, event.globalPosition, target))
             )
             continue
           }
+          // a rebuild into shadow tables just fails: the live projection is left as it was
+          if (target.shadow !== undefined) return yield* Effect.fail(new Poisoned({ error }))
           yield* sql.withTransaction(
             Effect.zipRight(store.quarantine(p.name, event, error, t), store.release(p.name, owner, "failed", error, t))
           )
           return yield* Effect.fail(new Poisoned({ error }))
         }
-        yield* advance(p, to, state)
+        yield* advance(p, to, target)
       })
 
     /** One batch from the checkpoint: how far it got, and whether it reached the head. */
-    const step = (p: Projection<unknown, R>, from: number, state: State) =>
+    const step = (p: Projection<unknown, R>, from: number, target: Target) =>
       Effect.gen(function*() {
         const head = yield* events.head
         const page = yield* events.readAll({
@@ -275,8 +369,8 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         if (to === from) return { to, applied: 0, atHead: true }
         const batch = page.filter((e) => p.eventTypes.has(e.type))
         const started = yield* now
-        yield* commit(p, batch, to, state).pipe(
-          Effect.catchIf((e) => !(e instanceof LeaseLost), () => slowPath(p, batch, to, state)),
+        yield* commit(p, batch, to, target).pipe(
+          Effect.catchIf((e) => !(e instanceof LeaseLost), () => slowPath(p, batch, to, target)),
           Effect.uninterruptible
         )
         yield* Metric.update(batchTimer, Duration.millis((yield* now) - started))
@@ -292,7 +386,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         let position = (yield* store.get(p.name))?.position ?? 0
         yield* Effect.logInfo(`projection ${p.name}: running from ${position} as ${owner}`)
         while (true) {
-          const { atHead, to } = yield* step(p, position, "running")
+          const { atHead, to } = yield* step(p, position, live("running"))
           position = to
           if (atHead) {
             // wait for new events, waking at least often enough to renew the lease
@@ -304,7 +398,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
               Effect.race(Effect.sleep(Duration.millis(ttl / 3))),
               Effect.ignore
             )
-            yield* advance(p, position, "running")
+            yield* advance(p, position, live("running"))
           }
         }
       })
@@ -382,57 +476,134 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         }
       })
 
-    const rebuild: Service["rebuild"] = (name) =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const p = yield* find(name)
-        // ask a running worker to hand the projection over, then take its lease once it lets go
-        // (or once its lease expires, if it died); a failed projection can be rebuilt too
-        yield* Effect.flatMap(now, (t) => store.requestHandover(name, t)).pipe(
-          Effect.mapError(fail(name, "could not request the lease"))
+    /** Fills a rebuild's target from a clean start: the live model emptied, or fresh shadow tables. */
+    const prepare = (p: Projection<unknown, R>, swap: boolean) =>
+      Effect.gen(function*() {
+        if (!swap) {
+          yield* provided(p.setup).pipe(Effect.mapError(fail(p.name, "setup failed")))
+          const t = yield* now
+          yield* sql.withTransaction(Effect.zipRight(provided(p.reset), store.resetCheckpoint(p.name, owner, t))).pipe(
+            Effect.mapError(fail(p.name, "reset failed"))
+          )
+          return live("rebuilding")
+        }
+        const tables = new Map(p.tables.map((table) => [table, Tables.shadowName(table)]))
+        const shadows = [...tables.values()]
+        // left by a rebuild that died: stale
+        yield* sql.withTransaction(ddl.drop(shadows)).pipe(
+          Effect.mapError(fail(p.name, "could not drop stale shadow tables"))
         )
-        yield* Effect.flatMap(now, (t) => store.acquireForRebuild(name, owner, t, ttl)).pipe(
-          Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (acquired) => acquired }),
-          Effect.mapError(fail(name, "could not take the lease"))
-        )
+        // an unfinished shadow is dropped, unless another rebuild has taken the lease (and the tables) since
         yield* Effect.addFinalizer(() =>
-          Effect.flatMap(now, (t) => store.release(name, owner, "idle", null, t)).pipe(Effect.ignore)
+          sql.withTransaction(
+            Effect.flatMap(store.get(p.name), (row) => row?.owner === owner ? ddl.drop(shadows) : Effect.void)
+          ).pipe(Effect.ignore)
         )
-        yield* provided(p.setup).pipe(Effect.mapError(fail(name, "setup failed")))
-        const t0 = yield* now
-        yield* sql.withTransaction(Effect.zipRight(provided(p.reset), store.resetCheckpoint(name, owner, t0))).pipe(
-          Effect.mapError(fail(name, "reset failed"))
+        const target: Target = {
+          state: "rebuilding",
+          shadow: { tables, quarantined: yield* Ref.make<ReadonlyArray<Store.Quarantined>>([]) }
+        }
+        yield* inTables(p.setup, target).pipe(Effect.mapError(fail(p.name, "setup of the shadow tables failed")))
+        const missing = yield* Effect.filter(shadows, (table) => Effect.map(ddl.exists(table), (found) => !found)).pipe(
+          Effect.mapError(fail(p.name, "could not check the shadow tables"))
         )
-        const total = yield* store.countAfter(0, p.category)
-        yield* Effect.logInfo(`projection ${name}: rebuilding ${total} events`)
-        let lastLog = t0
-        return Stream.paginateEffect({ position: 0, done: 0 }, (s) =>
-          Effect.gen(function*() {
-            const { applied, atHead, to } = yield* step(p, s.position, "rebuilding")
-            const done = Math.min(s.done + applied, Math.max(total, s.done + applied))
-            const t = yield* now
-            const seconds = Math.max((t - t0) / 1000, 0.001)
-            const rate = done / seconds
-            const progress: RebuildProgress = {
-              projection: name,
-              done,
-              total: Math.max(total, done),
-              ratePerSecond: Math.round(rate),
-              etaSeconds: rate > 0 ? Math.max(0, Math.round((Math.max(total, done) - done) / rate)) : 0
-            }
-            yield* Metric.set(Metric.tagged(rebuildGauge, "projection", name), total === 0 ? 1 : done / total)
-            if (t - lastLog >= 2000 || atHead) {
-              lastLog = t
-              yield* Effect.logInfo(
-                `projection ${name}: rebuilt ${done}/${progress.total} (${progress.ratePerSecond}/s, ETA ${progress.etaSeconds}s)`
-              )
-            }
-            return [progress, atHead ? Option.none() : Option.some({ position: to, done })] as const
-          }).pipe(Effect.mapError((e) =>
-            e instanceof LeaseLost || e instanceof Poisoned
-              ? fail(name, "rebuild interrupted")(e)
-              : fail(name, "rebuild failed")(e)
-          )))
-      }))
+        if (missing.length > 0) {
+          // its handlers would write to the live tables: stop before replaying anything
+          return yield* Effect.fail(
+            new SwapRefused({
+              projection: p.name,
+              reason: `setup did not create ${
+                missing.join(", ")
+              }: setup and handlers must name their tables through Projection.table`
+            })
+          )
+        }
+        return target
+      })
+
+    /** Puts the shadow tables in place of the live ones and moves the checkpoint, in one transaction. */
+    const swapIn = (p: Projection<unknown, R>, shadow: Shadow, position: number) =>
+      Effect.gen(function*() {
+        const quarantined = yield* Ref.get(shadow.quarantined)
+        const t = yield* now
+        yield* sql.withTransaction(Effect.gen(function*() {
+          if (!(yield* store.swapCheckpoint(p.name, owner, position, quarantined, t, ttl))) {
+            return yield* Effect.fail(new LeaseLost())
+          }
+          yield* ddl.swap(p.tables)
+        }))
+        yield* Metric.set(Metric.tagged(checkpointGauge, "projection", p.name), position)
+        yield* Effect.logInfo(`projection ${p.name}: swapped the rebuilt ${p.tables.join(", ")} in at ${position}`)
+      }).pipe(Effect.mapError((e) => e instanceof LeaseLost ? e : fail(p.name, "swap failed")(e)))
+
+    const rebuildFailure = (name: string) => (e: unknown) =>
+      e instanceof ProjectionError
+        ? e
+        : e instanceof LeaseLost
+        ? fail(name, "rebuild interrupted: another worker took the projection over")(e)
+        : e instanceof Poisoned
+        ? fail(name, `rebuild stopped on a poison event: ${e.error}`)(e)
+        : fail(name, "rebuild failed")(e)
+
+    const rebuild: Service["rebuild"] = (name, rebuildOptions = {}) =>
+      Stream.unwrapScoped(
+        Effect.gen(function*() {
+          const p = yield* find(name)
+          const swap = rebuildOptions.swap === true
+          const refusal = swap ? Tables.refusal(p.tables) : undefined
+          if (refusal !== undefined) return yield* Effect.fail(new SwapRefused({ projection: name, reason: refusal }))
+          // ask a running worker to hand the projection over, then take its lease once it lets go
+          // (or once its lease expires, if it died); a failed projection can be rebuilt too
+          yield* Effect.flatMap(now, (t) => store.requestHandover(name, t)).pipe(
+            Effect.mapError(fail(name, "could not request the lease"))
+          )
+          yield* Effect.flatMap(now, (t) => store.acquireForRebuild(name, owner, t, ttl)).pipe(
+            Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (acquired) => acquired }),
+            Effect.mapError(fail(name, "could not take the lease"))
+          )
+          yield* Effect.addFinalizer(() =>
+            Effect.flatMap(now, (t) => store.release(name, owner, "idle", null, t)).pipe(Effect.ignore)
+          )
+          const t0 = yield* now
+          const target = yield* prepare(p, swap)
+          const total = yield* store.countAfter(0, p.category)
+          yield* Effect.logInfo(
+            `projection ${name}: rebuilding ${total} events${
+              target.shadow === undefined ? "" : ` into ${[...target.shadow.tables.values()].join(", ")}`
+            }`
+          )
+          let lastLog = t0
+          return Stream.paginateEffect({ position: 0, done: 0 }, (s) =>
+            Effect.gen(function*() {
+              const { applied, atHead, to } = yield* step(p, s.position, target)
+              // caught up: the shadow replaces the live model before the last progress is reported
+              if (atHead && target.shadow !== undefined) yield* swapIn(p, target.shadow, to)
+              const done = Math.min(s.done + applied, Math.max(total, s.done + applied))
+              const t = yield* now
+              const seconds = Math.max((t - t0) / 1000, 0.001)
+              const rate = done / seconds
+              const progress: RebuildProgress = {
+                projection: name,
+                done,
+                total: Math.max(total, done),
+                ratePerSecond: Math.round(rate),
+                etaSeconds: rate > 0 ? Math.max(0, Math.round((Math.max(total, done) - done) / rate)) : 0
+              }
+              yield* Metric.set(Metric.tagged(rebuildGauge, "projection", name), total === 0 ? 1 : done / total)
+              if (t - lastLog >= 2000 || atHead) {
+                lastLog = t
+                yield* Effect.logInfo(
+                  `projection ${name}: rebuilt ${done}/${progress.total} (${progress.ratePerSecond}/s, ETA ${progress.etaSeconds}s)`
+                )
+              }
+              return [progress, atHead ? Option.none() : Option.some({ position: to, done })] as const
+            }).pipe(Effect.mapError(rebuildFailure(name))))
+        }).pipe(
+          Effect.mapError((e) =>
+            e instanceof UnknownProjection || e instanceof SwapRefused ? e : rebuildFailure(name)(e)
+          )
+        )
+      )
 
     const quarantinedEvents: Service["quarantined"] = (name) =>
       store.quarantined(name).pipe(Effect.mapError(fail(name ?? "*", "could not list quarantined events")))

@@ -17,23 +17,49 @@ export const Noted = Schema.TaggedStruct("Noted", { text: Schema.String })
 export const CounterEvent = Schema.Union(Added, Noted)
 export const serializer = Serializer.make(CounterEvent)
 
-export const totalsProjection = (table: string, options: {
+/**
+ * Per-stream totals in `tableName`, which it declares and names through `Projection.table` (so it
+ * can be rebuilt with swap) unless `declareTables` is false; `extraTables` are declared and created too.
+ */
+export const totalsProjection = (tableName: string, options: {
   readonly category?: string
   readonly failOn?: Ref.Ref<ReadonlySet<number>>
   readonly batched?: boolean
-} = {}) =>
-  Projection.make<typeof CounterEvent.Type, SqlError | Refused, SqlClient.SqlClient>({
-    name: `totals-${table}`,
+  readonly declareTables?: boolean
+  readonly extraTables?: ReadonlyArray<string>
+  /** Called at the start of every handler call, e.g. to watch the tables it writes to. */
+  readonly onApply?: (table: string) => Effect.Effect<void>
+} = {}) => {
+  const declared = options.declareTables !== false
+  const extra = options.extraTables ?? []
+  // undeclared, it names its table directly, as projections did before `tables`
+  const name = (logical: string) => declared ? Projection.table(logical) : Effect.succeed(logical)
+  return Projection.make<typeof CounterEvent.Type, SqlError | Refused, SqlClient.SqlClient>({
+    name: `totals-${tableName}`,
     ...(options.category === undefined ? {} : { category: options.category }),
     serializer,
-    setup: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql.unsafe(
-        `CREATE TABLE IF NOT EXISTS ${table} (stream_id TEXT PRIMARY KEY, total BIGINT NOT NULL, events BIGINT NOT NULL)`
-      )),
-    reset: Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DELETE FROM ${table}`)),
+    ...(declared ? { tables: [tableName, ...extra] } : {}),
+    setup: Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const t = yield* name(tableName)
+      yield* sql.unsafe(
+        `CREATE TABLE IF NOT EXISTS ${t} (stream_id TEXT PRIMARY KEY, total BIGINT NOT NULL, events BIGINT NOT NULL)`
+      )
+      yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS ${t}_total ON ${t} (total)`)
+      for (const logical of extra) {
+        const x = yield* name(logical)
+        yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${x} (id TEXT PRIMARY KEY)`)
+      }
+    }),
+    reset: Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) => Effect.flatMap(name(tableName), (t) => sql.unsafe(`DELETE FROM ${t}`))
+    ),
     handlers: {
       Added: (event, envelope) =>
         Effect.gen(function*() {
+          const table = yield* name(tableName)
+          if (options.onApply !== undefined) yield* options.onApply(table)
           const failing = options.failOn === undefined ? new Set<number>() : yield* Ref.get(options.failOn)
           if (failing.has(event.n)) {
             return yield* Effect.fail(new Refused({ n: event.n }))
@@ -52,6 +78,7 @@ export const totalsProjection = (table: string, options: {
         ) =>
           Effect.gen(function*() {
             const sql = yield* SqlClient.SqlClient
+            const table = yield* name(tableName)
             const sums = new Map<string, { total: number; events: number }>()
             for (const e of envelopes) {
               if (e.data._tag !== "Added") continue
@@ -68,15 +95,16 @@ export const totalsProjection = (table: string, options: {
       }
       : {})
   })
+}
 
-/** What the read model must hold: a fresh replay of the store's events. */
-export const replay = (category: string) =>
+/** What the read model must hold: a fresh replay of the store's events (up to a position, if given). */
+export const replay = (category: string, upTo = Number.MAX_SAFE_INTEGER) =>
   Effect.gen(function*() {
     const store = yield* EventStore.EventStore
     const events = yield* serializer.decodeAll(yield* store.readAll({ filter: EventStore.category(category) }))
     const totals = new Map<string, { total: number; events: number }>()
     for (const e of events) {
-      if (e.data._tag !== "Added") continue
+      if (e.data._tag !== "Added" || e.globalPosition > upTo) continue
       const t = totals.get(e.streamId) ?? { total: 0, events: 0 }
       totals.set(e.streamId, { total: t.total + e.data.n, events: t.events + 1 })
     }

@@ -71,6 +71,18 @@ const toRow = (r: {
   updatedAt: Number(r.updated_at)
 })
 
+/** An event a rebuild quarantined while filling shadow tables: stored only if the swap commits. */
+export interface Quarantined {
+  readonly event: {
+    readonly eventId: string
+    readonly globalPosition: number
+    readonly streamId: string
+    readonly type: string
+  }
+  readonly error: string
+  readonly at: number
+}
+
 export const make = Effect.gen(function*() {
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
   // several processes may start at once: retry until one has migrated
@@ -130,6 +142,38 @@ export const make = Effect.gen(function*() {
         RETURNING name`,
       (rows) => rows.length === 1
     )
+
+  /** Renews the lease without moving the checkpoint (a rebuild filling shadow tables), while we own it. */
+  const renew = (name: string, owner: string, now: number, ttl: number) =>
+    Effect.map(
+      sql`UPDATE chronicle_projections SET lease_until = ${now + ttl}, updated_at = ${now}
+        WHERE name = ${name} AND owner = ${owner} AND state <> 'handover'
+        RETURNING name`,
+      (rows) => rows.length === 1
+    )
+
+  /**
+   * A rebuild with swap: the checkpoint becomes the position the shadow tables reached, and the
+   * shadow's quarantined events replace the live model's, only while the rebuild owns the lease.
+   */
+  const swapCheckpoint = (
+    name: string,
+    owner: string,
+    position: number,
+    quarantined: ReadonlyArray<Quarantined>,
+    now: number,
+    ttl: number
+  ) =>
+    Effect.gen(function*() {
+      const owned = yield* sql`UPDATE chronicle_projections SET position = ${position}, last_error = NULL,
+          lease_until = ${now + ttl}, updated_at = ${now}
+        WHERE name = ${name} AND owner = ${owner} AND state = 'rebuilding'
+        RETURNING name`
+      if (owned.length !== 1) return false
+      yield* sql`DELETE FROM chronicle_projection_quarantine WHERE projection = ${name}`
+      yield* Effect.forEach(quarantined, (q) => quarantine(name, q.event, q.error, q.at), { discard: true })
+      return true
+    })
 
   // a released handover stays a handover, so other workers keep off until the rebuild takes it
   const release = (name: string, owner: string, state: string, lastError: string | null, now: number) =>
@@ -214,6 +258,8 @@ export const make = Effect.gen(function*() {
     requestHandover,
     acquireForRebuild,
     advance,
+    renew,
+    swapCheckpoint,
     release,
     setState,
     resetCheckpoint,
