@@ -16,6 +16,13 @@ const client = Effect.map(SqlClient.SqlClient, (sql) => sql.withoutTransforms())
 
 const run = <A>(f: (sql: SqlClient.SqlClient) => Effect.Effect<A, SqlError.SqlError>) => Effect.flatMap(client, f)
 
+// Projections name their tables through `Projection.table`: the live table, or its shadow while
+// the worker's `rebuild --swap` builds a new model beside the one readers use.
+const on = <A>(
+  table: string,
+  f: (sql: SqlClient.SqlClient, table: string) => Effect.Effect<A, SqlError.SqlError>
+) => Effect.flatMap(Projection.table(table), (physical) => run((sql) => f(sql, physical)))
+
 // ---------------------------------------------------------------------------------------------
 // the document view
 // ---------------------------------------------------------------------------------------------
@@ -35,8 +42,8 @@ export interface ViewRow {
   readonly position: number
 }
 
-const setupView = run((sql) =>
-  sql`CREATE TABLE IF NOT EXISTS documents_view (
+const setupView = on(viewTable, (sql, t) =>
+  sql`CREATE TABLE IF NOT EXISTS ${sql(t)} (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
     author_id TEXT NOT NULL,
@@ -47,27 +54,26 @@ const setupView = run((sql) =>
     last_modified TEXT NOT NULL,
     deleted INTEGER NOT NULL,
     position BIGINT NOT NULL
-  )`.pipe(Effect.zipRight(sql`CREATE INDEX IF NOT EXISTS documents_view_title ON documents_view (deleted, title, id)`))
-)
+  )`.pipe(Effect.zipRight(sql`CREATE INDEX IF NOT EXISTS ${sql(`${t}_title`)} ON ${sql(t)} (deleted, title, id)`)))
 
 const touch = (envelope: Envelope.EventEnvelope<unknown>, at: Date, set: Record<string, string | number>) =>
-  run((sql) =>
-    sql`UPDATE documents_view SET ${
+  on(viewTable, (sql, t) =>
+    sql`UPDATE ${sql(t)} SET ${
       sql.update({
         ...set,
         version: envelope.streamVersion,
         last_modified: at.toISOString(),
         position: envelope.globalPosition
       })
-    } WHERE id = ${envelopeId(envelope)}`
-  ).pipe(Effect.asVoid)
+    } WHERE id = ${envelopeId(envelope)}`).pipe(Effect.asVoid)
 
 const envelopeId = (envelope: Envelope.EventEnvelope<unknown>): string => envelope.streamId.slice("Document-".length)
 
 const readCollaborators = (id: string) =>
-  run((sql) => sql<{ collaborator_ids: string }>`SELECT collaborator_ids FROM documents_view WHERE id = ${id}`).pipe(
-    Effect.map((rows) => rows.length === 0 ? [] : parseStrings(rows[0].collaborator_ids))
-  )
+  on(viewTable, (sql, t) => sql<{ collaborator_ids: string }>`SELECT collaborator_ids FROM ${sql(t)} WHERE id = ${id}`)
+    .pipe(
+      Effect.map((rows) => rows.length === 0 ? [] : parseStrings(rows[0].collaborator_ids))
+    )
 
 const parseStrings = (json: string): ReadonlyArray<string> =>
   Option.getOrElse(Schema.decodeUnknownOption(Schema.parseJson(Schema.Array(Schema.String)))(json), () => [])
@@ -82,12 +88,13 @@ export const DocumentViewProjection = Projection.make({
   name: "documents-view",
   category: Document.Document.name,
   serializer: Document.serializer,
+  tables: [viewTable],
   setup: setupView,
-  reset: run((sql) => sql`DELETE FROM documents_view`).pipe(Effect.asVoid),
+  reset: on(viewTable, (sql, t) => sql`DELETE FROM ${sql(t)}`).pipe(Effect.asVoid),
   handlers: {
     DocumentCreated: (e, envelope) =>
-      run((sql) =>
-        sql`INSERT INTO documents_view ${
+      on(viewTable, (sql, t) =>
+        sql`INSERT INTO ${sql(t)} ${
           sql.insert({
             id: e.documentId,
             title: e.title,
@@ -100,8 +107,7 @@ export const DocumentViewProjection = Projection.make({
             deleted: 0,
             position: envelope.globalPosition
           })
-        }`
-      ).pipe(Effect.asVoid),
+        }`).pipe(Effect.asVoid),
     DocumentContentSaved: (e, envelope) => touch(envelope, e.at, { blocks: JSON.stringify(e.blocks) }),
     DocumentRenamed: (e, envelope) => touch(envelope, e.at, { title: e.newTitle }),
     CollaboratorAdded: (e, envelope) =>
@@ -133,19 +139,20 @@ export const words = (text: string): ReadonlyArray<string> => {
   return Array.from(new Set(found.filter((word) => word.length <= 64))).slice(0, 5_000)
 }
 
+const searchTable = "documents_search"
+
 const indexWords = (documentId: string, source: "title" | "content", text: string) =>
-  run((sql) =>
-    sql`DELETE FROM documents_search WHERE document_id = ${documentId} AND source = ${source}`.pipe(
+  on(searchTable, (sql, t) =>
+    sql`DELETE FROM ${sql(t)} WHERE document_id = ${documentId} AND source = ${source}`.pipe(
       Effect.zipRight(Effect.forEach(
         chunks(words(text), 500),
         (chunk) =>
-          sql`INSERT INTO documents_search ${
+          sql`INSERT INTO ${sql(t)} ${
             sql.insert(chunk.map((word) => ({ word, document_id: documentId, source })))
           } ON CONFLICT DO NOTHING`,
         { discard: true }
       ))
-    )
-  )
+    ))
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -165,17 +172,17 @@ export const SearchIndexProjection = Projection.make({
   name: "documents-search",
   category: Document.Document.name,
   serializer: Document.serializer,
-  setup: run((sql) =>
-    sql`CREATE TABLE IF NOT EXISTS documents_search (
+  tables: [searchTable],
+  setup: on(searchTable, (sql, t) =>
+    sql`CREATE TABLE IF NOT EXISTS ${sql(t)} (
       word TEXT NOT NULL,
       document_id TEXT NOT NULL,
       source TEXT NOT NULL,
       PRIMARY KEY (word, document_id, source)
     )`.pipe(
-      Effect.zipRight(sql`CREATE INDEX IF NOT EXISTS documents_search_document ON documents_search (document_id)`)
-    )
-  ).pipe(Effect.asVoid),
-  reset: run((sql) => sql`DELETE FROM documents_search`).pipe(Effect.asVoid),
+      Effect.zipRight(sql`CREATE INDEX IF NOT EXISTS ${sql(`${t}_document`)} ON ${sql(t)} (document_id)`)
+    )).pipe(Effect.asVoid),
+  reset: on(searchTable, (sql, t) => sql`DELETE FROM ${sql(t)}`).pipe(Effect.asVoid),
   handlers: {
     DocumentCreated: (e) =>
       Effect.zipRight(
@@ -185,7 +192,7 @@ export const SearchIndexProjection = Projection.make({
     DocumentContentSaved: (e) => indexWords(e.documentId, "content", blocksText(e.blocks)),
     DocumentRenamed: (e) => indexWords(e.documentId, "title", e.newTitle),
     DocumentDeleted: (e) =>
-      run((sql) => sql`DELETE FROM documents_search WHERE document_id = ${e.documentId}`).pipe(Effect.asVoid)
+      on(searchTable, (sql, t) => sql`DELETE FROM ${sql(t)} WHERE document_id = ${e.documentId}`).pipe(Effect.asVoid)
   }
 })
 
@@ -211,8 +218,14 @@ export const Notification = Schema.Struct({
 /** @since 0.0.0 @category models */
 export type Notification = typeof Notification.Type
 
+const membersTable = "documents_members"
+const notificationsTable = "documents_notifications"
+
 const members = (documentId: string) =>
-  run((sql) => sql<{ user_id: string }>`SELECT user_id FROM documents_members WHERE document_id = ${documentId}`).pipe(
+  on(
+    membersTable,
+    (sql, t) => sql<{ user_id: string }>`SELECT user_id FROM ${sql(t)} WHERE document_id = ${documentId}`
+  ).pipe(
     Effect.map((rows) => rows.map((row) => row.user_id))
   )
 
@@ -226,8 +239,8 @@ const notify = (
 ) =>
   users.length === 0 ?
     Effect.void :
-    run((sql) =>
-      sql`INSERT INTO documents_notifications ${
+    on(notificationsTable, (sql, t) =>
+      sql`INSERT INTO ${sql(t)} ${
         sql.insert(users.map((userId) => ({
           id: `${envelope.eventId}:${userId}`,
           user_id: userId,
@@ -237,8 +250,7 @@ const notify = (
           position: envelope.globalPosition,
           created_at: at.toISOString()
         })))
-      } ON CONFLICT DO NOTHING`
-    ).pipe(Effect.asVoid)
+      } ON CONFLICT DO NOTHING`).pipe(Effect.asVoid)
 
 const notifyMembers = (
   envelope: Envelope.EventEnvelope<unknown>,
@@ -259,43 +271,49 @@ export const NotificationsProjection = Projection.make({
   name: "documents-notifications",
   category: Document.Document.name,
   serializer: Document.serializer,
-  setup: run((sql) =>
-    sql`CREATE TABLE IF NOT EXISTS documents_members (
+  tables: [membersTable, notificationsTable],
+  setup: Effect.gen(function*() {
+    const sql = yield* client
+    const membership = yield* Projection.table(membersTable)
+    const notifications = yield* Projection.table(notificationsTable)
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(membership)} (
       document_id TEXT NOT NULL,
       user_id TEXT NOT NULL,
       PRIMARY KEY (document_id, user_id)
-    )`.pipe(
-      Effect.zipRight(sql`CREATE TABLE IF NOT EXISTS documents_notifications (
-        id TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL,
-        document_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        message TEXT NOT NULL,
-        position BIGINT NOT NULL,
-        created_at TEXT NOT NULL
-      )`),
-      Effect.zipRight(
-        sql`CREATE INDEX IF NOT EXISTS documents_notifications_user ON documents_notifications (user_id, position)`
-      )
-    )
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(notifications)} (
+      id TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL,
+      document_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      message TEXT NOT NULL,
+      position BIGINT NOT NULL,
+      created_at TEXT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${notifications}_user`)} ON ${sql(notifications)} (user_id, position)`
+  }),
+  reset: Effect.zipRight(
+    on(notificationsTable, (sql, t) => sql`DELETE FROM ${sql(t)}`),
+    on(membersTable, (sql, t) => sql`DELETE FROM ${sql(t)}`)
   ).pipe(Effect.asVoid),
-  reset: run((sql) =>
-    sql`DELETE FROM documents_notifications`.pipe(Effect.zipRight(sql`DELETE FROM documents_members`))
-  )
-    .pipe(Effect.asVoid),
   handlers: {
     CollaboratorAdded: (e, envelope) =>
-      run((sql) =>
-        sql`INSERT INTO documents_members ${
-          sql.insert({ document_id: e.documentId, user_id: e.userId })
-        } ON CONFLICT DO NOTHING`
+      on(
+        membersTable,
+        (sql, t) =>
+          sql`INSERT INTO ${sql(t)} ${
+            sql.insert({ document_id: e.documentId, user_id: e.userId })
+          } ON CONFLICT DO NOTHING`
       ).pipe(
         Effect.zipRight(
           notify([e.userId], envelope, e.documentId, "added", `you were added to document ${e.documentId}`, e.at)
         )
       ),
     CollaboratorRemoved: (e, envelope) =>
-      run((sql) => sql`DELETE FROM documents_members WHERE document_id = ${e.documentId} AND user_id = ${e.userId}`)
+      on(
+        membersTable,
+        (sql, t) => sql`DELETE FROM ${sql(t)} WHERE document_id = ${e.documentId} AND user_id = ${e.userId}`
+      )
         .pipe(
           Effect.zipRight(
             notify(
@@ -314,7 +332,7 @@ export const NotificationsProjection = Projection.make({
       notifyMembers(envelope, e.documentId, "renamed", `document ${e.documentId} was renamed to "${e.newTitle}"`, e.at),
     DocumentDeleted: (e, envelope) =>
       notifyMembers(envelope, e.documentId, "deleted", `document ${e.documentId} was deleted`, e.at).pipe(
-        Effect.zipRight(run((sql) => sql`DELETE FROM documents_members WHERE document_id = ${e.documentId}`))
+        Effect.zipRight(on(membersTable, (sql, t) => sql`DELETE FROM ${sql(t)} WHERE document_id = ${e.documentId}`))
       )
   }
 })
@@ -518,4 +536,4 @@ export const layerQueries = Layer.mergeAll(
  * @since 0.0.0
  * @category tables
  */
-export const tables = { view: viewTable, search: "documents_search", notifications: "documents_notifications" } as const
+export const tables = { view: viewTable, search: searchTable, notifications: notificationsTable } as const
