@@ -1,5 +1,5 @@
 /**
- * The worker's command line: `run` (the default), `rebuild <projection>`, `status`.
+ * The worker's command line: `run` (the default), `rebuild <projection> [--swap]`, `status`.
  */
 import { Projections } from "@chronicle/cqrs"
 import type { Projections as P } from "@chronicle/cqrs"
@@ -8,7 +8,7 @@ import { Console, Data, Effect, Stream } from "effect"
 export type Command = Data.TaggedEnum<{
   Run: {}
   Status: {}
-  Rebuild: { readonly projection: string }
+  Rebuild: { readonly projection: string; readonly swap: boolean }
   Help: {}
 }>
 export const Command = Data.taggedEnum<Command>()
@@ -24,6 +24,8 @@ export const usage = `usage: worker [command]
 
   run                     run the projections with checkpoints until SIGTERM or Ctrl-C (default)
   rebuild <projection>    empty a read model and replay every event into it, with a progress bar
+    --swap                build the new model in shadow tables and swap it in when caught up:
+                          readers keep the old model until then
   status                  checkpoint, head and lag per projection, and quarantined events
 
 environment: DATABASE_URL (a postgres:// URL, or a SQLite file; default ./data/chronicle.db)`
@@ -40,10 +42,15 @@ export const parse = (args: ReadonlyArray<string>): Effect.Effect<Command, Usage
       return rest.length === 0
         ? Effect.succeed(Command.Status())
         : Effect.fail(new UsageError({ reason: "status takes no arguments" }))
-    case "rebuild":
-      return rest.length === 1
-        ? Effect.succeed(Command.Rebuild({ projection: rest[0] }))
+    case "rebuild": {
+      const flags = rest.filter((arg) => arg.startsWith("-"))
+      const names = rest.filter((arg) => !arg.startsWith("-"))
+      const unknown = flags.find((flag) => flag !== "--swap")
+      if (unknown !== undefined) return Effect.fail(new UsageError({ reason: `unknown rebuild option ${unknown}` }))
+      return names.length === 1
+        ? Effect.succeed(Command.Rebuild({ projection: names[0], swap: flags.length > 0 }))
         : Effect.fail(new UsageError({ reason: "rebuild takes exactly one projection name" }))
+    }
     case "help":
     case "--help":
     case "-h":
@@ -105,15 +112,18 @@ export class RebuildBlocked extends Data.TaggedError("RebuildBlocked")<{
   }
 }
 
-/** Rebuilds one projection, drawing a progress bar (redrawn in place on a terminal). */
-export const rebuild = (name: string) =>
+/**
+ * Rebuilds one projection, drawing a progress bar (redrawn in place on a terminal); with `swap`,
+ * into shadow tables swapped in at the end.
+ */
+export const rebuild = (name: string, options: { readonly swap: boolean } = { swap: false }) =>
   Effect.gen(function*() {
     const projections = yield* Projections.Projections
     const tty = process.stdout.isTTY === true
     let last: P.RebuildProgress | undefined
     const owner = (yield* projections.status).find((row) => row.name === name)?.owner ?? null
     if (owner !== null) yield* Console.log(`asking worker ${owner} to hand ${name} over...`)
-    yield* projections.rebuild(name).pipe(
+    yield* projections.rebuild(name, { swap: options.swap }).pipe(
       // a running worker hands over at its next lease renewal; give up rather than wait in silence
       Stream.timeoutFail(
         () => new RebuildBlocked({ projection: name, owner: owner ?? "another worker" }),
@@ -128,7 +138,8 @@ export const rebuild = (name: string) =>
       )
     )
     if (tty) process.stdout.write("\n")
-    yield* Console.log(
-      last === undefined ? `rebuilt ${name} (no events)` : `rebuilt ${name}: ${last.done} events replayed`
-    )
+    const replayed = last === undefined
+      ? `rebuilt ${name} (no events)`
+      : `rebuilt ${name}: ${last.done} events replayed`
+    yield* Console.log(options.swap ? `${replayed}, swapped in` : replayed)
   })

@@ -12,7 +12,7 @@ Effect.suspend(() => Cli.parse(process.argv.slice(2))).pipe(
   Effect.flatMap(Cli.Command.$match({
     Run: () => Layer.launch(WorkerLive.pipe(Layer.ensureRequirementsType<never>())),
     Status: () => Effect.provide(Cli.status, ProjectionsLive),
-    Rebuild: ({ projection }) => Effect.provide(Cli.rebuild(projection), ProjectionsLive),
+    Rebuild: ({ projection, swap }) => Effect.provide(Cli.rebuild(projection, { swap }), ProjectionsLive),
     Help: () => Console.log(Cli.usage)
   })),
   NodeRuntime.runMain

@@ -10,14 +10,32 @@ describe("worker command line", () => {
       assert.strictEqual((yield* Cli.parse(["status"]))._tag, "Status")
       assert.deepStrictEqual(
         yield* Cli.parse(["rebuild", "documents-search"]),
-        Cli.Command.Rebuild({ projection: "documents-search" })
+        Cli.Command.Rebuild({ projection: "documents-search", swap: false })
+      )
+      assert.deepStrictEqual(
+        yield* Cli.parse(["rebuild", "documents-search", "--swap"]),
+        Cli.Command.Rebuild({ projection: "documents-search", swap: true })
+      )
+      assert.deepStrictEqual(
+        yield* Cli.parse(["rebuild", "--swap", "documents-view"]),
+        Cli.Command.Rebuild({ projection: "documents-view", swap: true })
       )
       assert.strictEqual((yield* Cli.parse(["--help"]))._tag, "Help")
     }))
 
   it.effect("refuses what it does not understand, with the usage", () =>
     Effect.gen(function*() {
-      for (const args of [["bogus"], ["rebuild"], ["rebuild", "a", "b"], ["status", "x"], ["run", "now"]]) {
+      for (
+        const args of [
+          ["bogus"],
+          ["rebuild"],
+          ["rebuild", "a", "b"],
+          ["rebuild", "--swap"],
+          ["rebuild", "a", "--fast"],
+          ["status", "x"],
+          ["run", "now"]
+        ]
+      ) {
         const parsed = yield* Effect.either(Cli.parse(args))
         assert.isTrue(Either.isLeft(parsed), args.join(" "))
         if (Either.isLeft(parsed)) assert.include(parsed.left.message, "usage: worker")
