@@ -243,9 +243,21 @@ export const make = Effect.gen(function*() {
     Effect.map(
       category === undefined
         ? sql<{ n: number | string }>`SELECT count(*) AS n FROM chronicle_events WHERE position > ${position}`
-        : sql<
-          { n: number | string }
-        >`SELECT count(*) AS n FROM chronicle_events WHERE category = ${category} AND position > ${position}`,
+        : category.includes("-")
+        // no stream's category has a dash
+        ? Effect.succeed([{ n: 0 }])
+        : sql.onDialectOrElse({
+          // SQLite keeps no category index, but a category is a stream-id prefix ("Cat" and
+          // "Cat-..."), and the (stream_id, version) index carries the position: counting in it
+          // reads no event rows (PostgreSQL's collations need not order "-" before ".")
+          sqlite: () =>
+            sql<{ n: number | string }>`SELECT count(*) AS n FROM chronicle_events
+              WHERE (stream_id = ${category} OR (stream_id >= ${`${category}-`} AND stream_id < ${`${category}.`}))
+              AND position > ${position}`,
+          orElse: () =>
+            sql<{ n: number | string }>`SELECT count(*) AS n FROM chronicle_events
+              WHERE category = ${category} AND position > ${position}`
+        }),
       (rows) => Number(rows[0]?.n ?? 0)
     ).pipe(Effect.orElseSucceed(() => 0))
 
