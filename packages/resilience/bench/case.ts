@@ -32,6 +32,15 @@ const makeRunner = async (name: string): Promise<Runner> => {
       )
       return effectLoop(() => breaker.execute(Effect.void))
     }
+    case "effect-breaker-built-once": {
+      // The guarded effect built once and run per call (as Effect.retry or Effect.repeat run it):
+      // the breaker still decides on every run.
+      const breaker = await Effect.runPromise(
+        CircuitBreaker.make({ name: "bench-once", policy: CircuitBreaker.consecutive(5) })
+      )
+      const guarded = breaker.execute(Effect.void)
+      return effectLoop(() => guarded)
+    }
     case "effect-breaker-count-window": {
       const breaker = await Effect.runPromise(
         CircuitBreaker.make({ name: "bench-window", policy: CircuitBreaker.countWindow({ size: 100 }) })
@@ -95,7 +104,7 @@ const measure = async (run: Runner, millis: number): Promise<number> => {
 // Bare and guarded cases alternating sample by sample in one process: their ratio survives load
 // changes on a shared machine better than figures taken seconds apart.
 const paired = async (samples: number, sampleMillis: number) => {
-  const names = ["effect-bare", "effect-breaker", "promise-bare", "cockatiel"] as const
+  const names = ["effect-bare", "effect-breaker", "promise-bare", "cockatiel", "effect-breaker-built-once"] as const
   const runners = await Promise.all(names.map(makeRunner))
   for (const run of runners) await measure(run, 300)
   const results: Array<Array<number>> = names.map(() => [])
@@ -112,6 +121,7 @@ const paired = async (samples: number, sampleMillis: number) => {
     breakerVsEffect: median(ratios(1, 0)),
     cockatielVsPromise: median(ratios(3, 2)),
     breakerVsCockatiel: median(ratios(1, 3)),
+    builtOnceVsCockatiel: median(ratios(4, 3)),
     medians: Object.fromEntries(names.map((n, j) => [n, median(results[j])]))
   }))
 }

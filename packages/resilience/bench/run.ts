@@ -13,6 +13,7 @@ const sampleMillis = Number(process.argv[4] ?? 200)
 const allCases = [
   "effect-bare",
   "effect-breaker",
+  "effect-breaker-built-once",
   "effect-breaker-count-window",
   "promise-bare",
   "cockatiel",
@@ -30,6 +31,7 @@ const cases: ReadonlyArray<Case> = process.env.BENCH_ALL === "1"
 const labels: Record<Case, string> = {
   "effect-bare": "Effect.void, bare (in one fiber)",
   "effect-breaker": "Effect.void through CircuitBreaker (consecutive 5)",
+  "effect-breaker-built-once": "the same, the guarded effect built once and run per call",
   "effect-breaker-count-window": "Effect.void through CircuitBreaker (count window 100)",
   "promise-bare": "await async no-op, bare",
   "cockatiel": "cockatiel 4 ConsecutiveBreaker(5), await execute",
@@ -72,7 +74,9 @@ for (let round = 1; round <= rounds; round++) {
 }
 
 // One paired process per round: bare and guarded alternating sample by sample (see case.ts).
-const paired: Array<{ breakerVsEffect: number; cockatielVsPromise: number; breakerVsCockatiel: number }> = []
+const paired: Array<
+  { breakerVsEffect: number; cockatielVsPromise: number; breakerVsCockatiel: number; builtOnceVsCockatiel: number }
+> = []
 for (let round = 1; round <= rounds; round++) {
   const output = execFileSync(
     process.execPath,
@@ -94,12 +98,14 @@ for (let round = 1; round <= rounds; round++) {
     typeof parsed === "object" && parsed !== null && "breakerVsEffect" in parsed &&
     typeof parsed.breakerVsEffect === "number" && "cockatielVsPromise" in parsed &&
     typeof parsed.cockatielVsPromise === "number" && "breakerVsCockatiel" in parsed &&
-    typeof parsed.breakerVsCockatiel === "number"
+    typeof parsed.breakerVsCockatiel === "number" && "builtOnceVsCockatiel" in parsed &&
+    typeof parsed.builtOnceVsCockatiel === "number"
   ) {
     paired.push({
       breakerVsEffect: parsed.breakerVsEffect,
       cockatielVsPromise: parsed.cockatielVsPromise,
-      breakerVsCockatiel: parsed.breakerVsCockatiel
+      breakerVsCockatiel: parsed.breakerVsCockatiel,
+      builtOnceVsCockatiel: parsed.builtOnceVsCockatiel
     })
   }
   process.stderr.write(`round ${round} paired: ${lines[lines.length - 1]}\n`)
@@ -134,9 +140,11 @@ for (const c of cases) {
   )
 }
 
-const pairedMedian = (key: "breakerVsEffect" | "cockatielVsPromise" | "breakerVsCockatiel") =>
-  median(paired.map((p) => p[key])).toFixed(2)
+const pairedMedian = (
+  key: "breakerVsEffect" | "cockatielVsPromise" | "breakerVsCockatiel" | "builtOnceVsCockatiel"
+) => median(paired.map((p) => p[key])).toFixed(2)
 console.log("\nPaired in one process (median ratio of alternating samples over the rounds):")
 console.log(`- breaker / bare Effect: ${pairedMedian("breakerVsEffect")}`)
 console.log(`- cockatiel / bare async no-op: ${pairedMedian("cockatielVsPromise")}`)
 console.log(`- breaker / cockatiel: ${pairedMedian("breakerVsCockatiel")}`)
+console.log(`- breaker, guarded effect built once / cockatiel: ${pairedMedian("builtOnceVsCockatiel")}`)

@@ -215,6 +215,11 @@ export interface Snapshot {
  */
 export interface CircuitBreaker<E = unknown> {
   readonly name: string
+  /**
+   * Guards an effect. The guarded effect consults the breaker each time it runs, not when it is
+   * built, so it can be built once and run many times (retried, repeated, kept as a value); run
+   * again in the closed state it allocates nothing.
+   */
   readonly execute: <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>) => Effect.Effect<A, E2 | CircuitOpen, R>
   readonly state: Effect.Effect<State>
   readonly snapshot: Effect.Effect<Snapshot>
@@ -687,8 +692,20 @@ const makeInternal = <E>(
       }
     }
 
-    const execute = <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | CircuitOpen, R> =>
-      Effect.suspend(() => admit(self))
+    // The guarded effect keeps the closed-state wrappers it builds: an effect built once and run
+    // many times (a retried or repeated call, a guarded effect kept as a value) allocates nothing
+    // per successful closed run. Effects are immutable descriptions, so a wrapper is reusable.
+    const execute = <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | CircuitOpen, R> => {
+      let observeFailures: Effect.Effect<A, E2, R> | undefined
+      let observeBoth: Effect.Effect<A, E2, R> | undefined
+      return Effect.suspend(() => {
+        if (state !== CLOSED || timed) return admit(self)
+        countAdmission()
+        return tracker.clean()
+          ? (observeFailures ??= Effect.catchAllCause(self, untimedClosed.onFailure))
+          : (observeBoth ??= Effect.matchCauseEffect<A, E2, R, never, E2, never, A, never, never>(self, untimedClosed))
+      })
+    }
 
     const snapshotNow = (): Snapshot => {
       const now = clock.unsafeCurrentTimeMillis()

@@ -422,6 +422,45 @@ describe("CircuitBreaker", () => {
       })
   )
 
+  it.effect("a guarded effect built once decides each time it runs, through every state", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({
+        name: uniqueName("reused"),
+        policy: CircuitBreaker.consecutive(2),
+        openDuration: "1 second",
+        successThreshold: 1
+      })
+      const reached = yield* Ref.make(0)
+      const failing = yield* Ref.make(false)
+      const guarded = breaker.execute(
+        Effect.zipRight(
+          Ref.update(reached, (n) => n + 1),
+          Effect.flatMap(Ref.get(failing), (fail) => fail ? Effect.fail(new Boom()) : Effect.succeed("ok"))
+        )
+      )
+      assert.strictEqual(yield* guarded, "ok")
+      assert.strictEqual(yield* guarded, "ok")
+      yield* Ref.set(failing, true)
+      yield* Effect.either(guarded)
+      yield* Effect.either(guarded) // the run of failures is judged by the same effect value
+      assert.strictEqual(yield* breaker.state, "Open")
+      const refused = yield* Effect.either(guarded)
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen")
+      assert.strictEqual(yield* Ref.get(reached), 4)
+      yield* TestClock.adjust("1 second")
+      yield* Ref.set(failing, false)
+      assert.strictEqual(yield* guarded, "ok") // the half-open probe
+      assert.strictEqual(yield* breaker.state, "Closed")
+      yield* Ref.set(failing, true)
+      yield* Effect.either(guarded)
+      yield* Ref.set(failing, false)
+      yield* guarded // a success resets the run: the next failure does not open it
+      yield* Ref.set(failing, true)
+      yield* Effect.either(guarded)
+      assert.strictEqual(yield* breaker.state, "Closed")
+      assert.strictEqual(yield* Ref.get(reached), 8)
+    }))
+
   it.effect("withBreaker is the pipeable form of execute", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ name: uniqueName("pipe") })
