@@ -354,6 +354,23 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       })
 
     /** One batch from the checkpoint: how far it got, and whether it reached the head. */
+    // tagged once per projection: a tagged metric is a new key, looked up by hash on every update
+    const tagged = new Map<
+      string,
+      { readonly applied: typeof eventsApplied; readonly checkpoint: typeof checkpointGauge }
+    >()
+    const metricsOf = (name: string) => {
+      let metrics = tagged.get(name)
+      if (metrics === undefined) {
+        metrics = {
+          applied: Metric.tagged(eventsApplied, "projection", name),
+          checkpoint: Metric.tagged(checkpointGauge, "projection", name)
+        }
+        tagged.set(name, metrics)
+      }
+      return metrics
+    }
+
     const step = (p: Projection<unknown, R>, from: number, target: Target) =>
       Effect.gen(function*() {
         const head = yield* events.head
@@ -374,8 +391,9 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           Effect.uninterruptible
         )
         yield* Metric.update(batchTimer, Duration.millis((yield* now) - started))
-        yield* Metric.incrementBy(Metric.tagged(eventsApplied, "projection", p.name), batch.length)
-        yield* Metric.set(Metric.tagged(checkpointGauge, "projection", p.name), to)
+        const metrics = metricsOf(p.name)
+        yield* Metric.incrementBy(metrics.applied, batch.length)
+        yield* Metric.set(metrics.checkpoint, to)
         return { to, applied: page.length, atHead: !full }
       })
 
