@@ -373,12 +373,19 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
 
     const step = (p: Projection<unknown, R>, from: number, target: Target) =>
       Effect.gen(function*() {
-        const head = yield* events.head
-        const page = yield* events.readAll({
+        const read = events.readAll({
           from,
           limit: batchSize,
           ...(p.category === undefined ? {} : { filter: EventStore.category(p.category) })
         })
+        let page = yield* read
+        let head = 0
+        if (page.length < batchSize) {
+          // a short page may let the checkpoint jump to the head, which must then be read before
+          // the page it bounds; a full page (catching up) needs no head
+          head = yield* events.head
+          page = yield* read
+        }
         const last = page.at(-1)
         const full = page.length === batchSize
         // below the head every position is final, so a short page lets the checkpoint jump to it
