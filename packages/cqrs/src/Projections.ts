@@ -353,24 +353,29 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         yield* advance(p, to, target)
       })
 
-    /** One batch from the checkpoint: how far it got, and whether it reached the head. */
     // tagged once per projection: a tagged metric is a new key, looked up by hash on every update
     const tagged = new Map<
       string,
-      { readonly applied: typeof eventsApplied; readonly checkpoint: typeof checkpointGauge }
+      {
+        readonly applied: typeof eventsApplied
+        readonly checkpoint: typeof checkpointGauge
+        readonly rebuild: typeof rebuildGauge
+      }
     >()
     const metricsOf = (name: string) => {
       let metrics = tagged.get(name)
       if (metrics === undefined) {
         metrics = {
           applied: Metric.tagged(eventsApplied, "projection", name),
-          checkpoint: Metric.tagged(checkpointGauge, "projection", name)
+          checkpoint: Metric.tagged(checkpointGauge, "projection", name),
+          rebuild: Metric.tagged(rebuildGauge, "projection", name)
         }
         tagged.set(name, metrics)
       }
       return metrics
     }
 
+    /** One batch from the checkpoint: how far it got, and whether it reached the head. */
     const step = (p: Projection<unknown, R>, from: number, target: Target) =>
       Effect.gen(function*() {
         const read = events.readAll({
@@ -557,7 +562,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           }
           yield* ddl.swap(p.tables)
         }))
-        yield* Metric.set(Metric.tagged(checkpointGauge, "projection", p.name), position)
+        yield* Metric.set(metricsOf(p.name).checkpoint, position)
         yield* Effect.logInfo(`projection ${p.name}: swapped the rebuilt ${p.tables.join(", ")} in at ${position}`)
       }).pipe(Effect.mapError((e) => e instanceof LeaseLost ? e : fail(p.name, "swap failed")(e)))
 
@@ -614,7 +619,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
                 ratePerSecond: Math.round(rate),
                 etaSeconds: rate > 0 ? Math.max(0, Math.round((Math.max(total, done) - done) / rate)) : 0
               }
-              yield* Metric.set(Metric.tagged(rebuildGauge, "projection", name), total === 0 ? 1 : done / total)
+              yield* Metric.set(metricsOf(name).rebuild, total === 0 ? 1 : done / total)
               if (t - lastLog >= 2000 || atHead) {
                 lastLog = t
                 yield* Effect.logInfo(

@@ -100,5 +100,5 @@ export const make = Effect.gen(function*() {
       )
     }, { discard: true })
 
-  return { sql, drop, exists, swap }
+  return { drop, exists, swap }
 })
