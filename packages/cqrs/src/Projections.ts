@@ -457,7 +457,10 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           )
         )
       }).pipe(
-        Effect.catchAllCause((cause) => Effect.logError(`projection ${p.name}: ${describe(cause)}`)),
+        // e.g. the database is unreachable: try again later, never in a tight loop
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(Effect.logError(`projection ${p.name}: ${describe(cause)}`), Effect.sleep(acquireInterval))
+        ),
         Effect.forever
       )
 
