@@ -20,12 +20,17 @@ export interface Options {
 // long enough that a rebuild paused between pages by the test keeps its lease
 const fast = { leaseTtl: "3 seconds", acquireInterval: "100 millis", batchSize: 50 } as const
 
-/** Builds a layer in a scope of its own, so a test can stop one worker and keep the store. */
+/**
+ * Builds a layer in a scope of its own, so a test can stop one worker and keep the store; a test
+ * that fails before stopping it still stops it with the test's scope, before the store closes.
+ */
 const start = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
+    const stop = Scope.close(scope, Exit.void)
+    yield* Effect.addFinalizer(() => stop)
     const context = yield* Layer.buildWithScope(layer, scope)
-    return { context, stop: Scope.close(scope, Exit.void) }
+    return { context, stop }
   })
 
 type Model = ReadonlyArray<{ readonly stream_id: string; readonly total: number; readonly events: number }>
@@ -413,6 +418,6 @@ export const run = (options: Options) =>
         })
         const exit = yield* rebuildWith(stray)((stream) => Effect.exit(Stream.runDrain(stream)))
         assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
-      }).pipe(Effect.provide(store))
+      }).pipe(Effect.scoped, Effect.provide(store))
     }, 60_000)
   })
