@@ -53,6 +53,9 @@ export const layerStore = (
   options: WakeupOptions = {}
 ): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> => storeWith(options)
 
+// appends wake readers in every process through this channel
+const channel = "chronicle_events"
+
 const storeWith = (
   options: WakeupOptions,
   driver?: Driver
@@ -64,10 +67,13 @@ const storeWith = (
     const changed = yield* Queue.sliding<void>(1)
     // notifications are spaced out (see notifyInterval); a lost one only delays a reader until its poll
     const { notifyInterval, ...storeOptions } = options
+    // not `PgClient.notify`: it binds the payload as a parameter, which NOTIFY refuses (so every
+    // call failed, and cost the pool a connection), and its listener drops empty payloads
+    const notify = pg`SELECT pg_notify(${channel}, 'append')`
     yield* Queue.take(changed).pipe(
       // uninterruptible: a notify cut off while its connection is still opening would leave that
       // connection open after the pool has closed, and keep the process alive
-      Effect.zipRight(pg.notify("chronicle_events", "").pipe(Effect.ignore, Effect.uninterruptible)),
+      Effect.zipRight(notify.pipe(Effect.ignore, Effect.uninterruptible)),
       Effect.zipRight(Effect.sleep(notifyInterval ?? "50 millis")),
       Effect.forever,
       Effect.forkScoped
@@ -80,7 +86,7 @@ const storeWith = (
         ...storeOptions,
         afterAppend: () => Queue.unsafeOffer(changed, undefined),
         // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
-        wakeups: pg.listen("chronicle_events").pipe(
+        wakeups: pg.listen(channel).pipe(
           Stream.map((): void => undefined),
           Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
         ).pipe(Stream.catchAll(() => Stream.empty))

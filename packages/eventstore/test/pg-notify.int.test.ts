@@ -1,0 +1,45 @@
+// PostgreSQL: an append in one process wakes subscribers in another through LISTEN/NOTIFY, long
+// before their poll would have found it.
+import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
+import { PgEventStore } from "@chronicle/eventstore/pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { inject } from "vitest"
+
+const pgUrl = inject("pgUrl")
+
+// each store has its own pool and its own listening connection, as two processes would
+const store = () => PgEventStore.layer({ url: pgUrl ?? "", pollInterval: "1 minute" }).pipe(Layer.orDie)
+
+describe.skipIf(pgUrl === null)("PostgreSQL notifications", () => {
+  it.live("an append through one store wakes a subscriber of another within a second", () =>
+    Effect.gen(function*() {
+      const writer = yield* Layer.build(store())
+      const reader = yield* Layer.build(store())
+      const category = `notify${crypto.randomUUID().replaceAll("-", "")}`
+      const readers = EventStore.EventStore.pipe(Effect.provide(reader))
+      const start = yield* Effect.flatMap(readers, (es) => es.head)
+      const seen = yield* Effect.flatMap(readers, (es) =>
+        es.subscribe({ from: start, filter: EventStore.category(category) }).pipe(
+          Stream.take(1),
+          Stream.runCollect
+        )).pipe(Effect.fork)
+      // the subscriber has caught up and waits; only a notification can wake it before a minute
+      yield* Effect.sleep("300 millis")
+      yield* Effect.flatMap(EventStore.EventStore, (es) =>
+        es.append(
+          `${category}-1`,
+          [{ eventId: crypto.randomUUID(), type: "Noted", data: {} }],
+          ExpectedVersion.NoStream
+        )).pipe(
+          Effect.provide(writer)
+        )
+      const delivered = yield* Fiber.join(seen).pipe(Effect.timeout("1 second"))
+      assert.deepStrictEqual(
+        [...delivered].map((e) =>
+          e.type
+        ),
+        ["Noted"]
+      )
+    }).pipe(Effect.scoped), 20_000)
+})
