@@ -98,16 +98,12 @@ const storeWith = (
 // keeps which connection has prepared which): no planning on the server, and no per-statement
 // bookkeeping of the generic client on the hot path (decision 0006).
 const preparedOn = (pool: Pg.Pool): Driver => ({
-  prepared: <Row extends object>(name: string, text: string, params: ReadonlyArray<unknown>) =>
-    Effect.async<ReadonlyArray<Row>, SqlError>((resume) => {
-      pool.query({ name, text, values: params as Array<unknown> }, (cause, result) => {
-        resume(
-          cause
-            ? Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
-            : Effect.succeed(result.rows as ReadonlyArray<Row>)
-        )
-      })
+  prepared: (name, text, params, callback) => {
+    pool.query({ name, text, values: params as Array<unknown> }, (cause, result) => {
+      if (cause) callback(new SqlError({ cause, message: "Failed to execute statement" }), [])
+      else callback(undefined, result.rows)
     })
+  }
 })
 
 // The pool is ours, so the store can prepare its statements on it; the SqlClient shares it.

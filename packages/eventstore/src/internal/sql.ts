@@ -4,7 +4,7 @@
 // diagnosis path works out which error to report (or that it was a retry of an earlier append).
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Deferred, Duration, Effect, Exit, FiberId, Metric, Option, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, FiberId, FiberRef, Metric, Option, Stream } from "effect"
 import type { AppendResult, RecordedEvent, Service, StreamAppend } from "../EventStore.js"
 import { EventStoreError, IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
@@ -34,14 +34,16 @@ export interface SqlOptions {
 export interface Driver {
   /**
    * Runs one of the store's own statements by itself, in its own implicit transaction, as a named
-   * prepared statement on a connection of the client's pool. Appends to one stream outside a
-   * caller's transaction go through it: the server keeps their plans (decision 0006).
+   * prepared statement on a connection of the client's pool, and calls back with its rows. Appends
+   * to one stream outside a caller's transaction go through it: the server keeps their plans
+   * (decision 0006), and a callback costs the hot path no effect steps.
    */
   readonly prepared: <Row extends object>(
     name: string,
     text: string,
-    params: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+    params: ReadonlyArray<unknown>,
+    callback: (error: SqlError | undefined, rows: ReadonlyArray<Row>) => void
+  ) => void
 }
 
 // the largest INTEGER both dialects store
@@ -193,9 +195,34 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
       positions: rows.map((r) => Number(r.position))
     })
 
-    type Run = Driver["prepared"]
-    const viaClient: Run = (_name, text, params) => sql.unsafe(text, params)
-    const standalone: Run = driver?.prepared ?? viaClient
+    /** How an append's statements run, and whether each is a transaction of its own. */
+    interface Run {
+      readonly run: <Row extends object>(
+        name: string,
+        text: string,
+        params: ReadonlyArray<unknown>
+      ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+      readonly alone: boolean
+    }
+    // only PostgreSQL appends use the driver's prepared statements
+    const prepared = dialect === "pg" ? driver?.prepared : undefined
+    const viaClient: Run = { run: (_name, text, params) => sql.unsafe(text, params), alone: false }
+    const standalone: Run = {
+      run: prepared === undefined ? viaClient.run : <Row extends object>(
+        name: string,
+        text: string,
+        params: ReadonlyArray<unknown>
+      ) =>
+        Effect.async<ReadonlyArray<Row>, SqlError>((resume) => {
+          prepared<Row>(
+            name,
+            text,
+            params,
+            (error, rows) => resume(error === undefined ? Effect.succeed(rows) : Effect.fail(error))
+          )
+        }),
+      alone: true
+    }
 
     /** Inserts one stream's events if its expectation holds; fails with NotInserted otherwise. */
     const insertStream = (
@@ -215,8 +242,8 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         )
       }
       if (dialect === "pg") {
-        const { name, params, text } = pgAppend(append, events, now)
-        return run<AppendedRow>(name, text, params).pipe(
+        const { name, params, text } = pgAppend(append, events, now, run.alone)
+        return run.run<AppendedRow>(name, text, params).pipe(
           Effect.catchIf(isUniqueViolation, () => Effect.fail(new NotInserted())),
           Effect.filterOrFail((rows) => rows.length === events.length, () => new NotInserted()),
           Effect.map((rows) => toResult(append.streamId, rows))
@@ -342,13 +369,15 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         return undefined
       })
 
+    type Attempted = Effect.Effect<ReadonlyArray<AppendResult>, Exclude<AppendFailure, SqlError> | EventStoreError>
+
     const attempt = (
       appends: ReadonlyArray<StreamAppend>,
       encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
       several: boolean,
       now: number,
       tries: number
-    ): Effect.Effect<ReadonlyArray<AppendResult>, Exclude<AppendFailure, SqlError> | EventStoreError> =>
+    ): Attempted =>
       Effect.catchAll(
         atomically(
           (run) =>
@@ -357,54 +386,90 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
               : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], now, run)),
           several
         ),
-        (error) =>
-          error._tag === "SqlError"
-            ? Effect.fail(storeError("append")(error))
-            : error._tag !== "NotInserted"
-            ? Effect.fail(error)
-            : Effect.flatMap(
-              Effect.catchTag(diagnose(appends), "SqlError", (e) => Effect.fail(storeError("append")(e))),
-              (retried) =>
-                retried !== undefined
-                  ? Effect.succeed(retried)
-                  : tries < 20
-                  // a concurrent writer moved a stream that this call had no exact expectation of
-                  ? attempt(appends, encoded, several, now, tries + 1)
-                  : Effect.fail(
-                    new EventStoreError({
-                      operation: "append",
-                      cause: new Error("too much contention on the appended streams")
-                    })
-                  )
-            )
+        (error) => recover(error, appends, encoded, several, now, tries)
       )
+
+    /** After a failed insert: a store error, the earlier result of a retried append, or another try. */
+    const recover = (
+      error: AppendFailure | NotInserted,
+      appends: ReadonlyArray<StreamAppend>,
+      encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
+      several: boolean,
+      now: number,
+      tries: number
+    ): Attempted =>
+      error._tag === "SqlError"
+        ? Effect.fail(storeError("append")(error))
+        : error._tag !== "NotInserted"
+        ? Effect.fail(error)
+        : Effect.flatMap(
+          Effect.catchTag(diagnose(appends), "SqlError", (e) => Effect.fail(storeError("append")(e))),
+          (retried) =>
+            retried !== undefined
+              ? Effect.succeed(retried)
+              : tries < 20
+              // a concurrent writer moved a stream that this call had no exact expectation of
+              ? attempt(appends, encoded, several, now, tries + 1)
+              : Effect.fail(
+                new EventStoreError({
+                  operation: "append",
+                  cause: new Error("too much contention on the appended streams")
+                })
+              )
+        )
+
+    // The common case on a driver, one stream outside a caller's transaction: the statement's
+    // callback checks what it inserted, so the append takes two effect steps in all; anything
+    // else (a refusal, an error) goes the general way.
+    const appendAlone = (
+      append: StreamAppend,
+      encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
+      now: number,
+      prepared: Driver["prepared"]
+    ): Attempted =>
+      Effect.async((resume) => {
+        const events = encoded[0]
+        const { name, params, text } = pgAppend(append, events, now, true)
+        prepared<AppendedRow>(name, text, params, (error, rows) => {
+          if (error === undefined && rows.length === events.length) {
+            return resume(Effect.succeed([toResult(append.streamId, rows)]))
+          }
+          const failure = error === undefined || isUniqueViolation(error) ? new NotInserted() : error
+          resume(recover(failure, [append], encoded, false, now, 0))
+        })
+      })
 
     // Validation and encoding are synchronous, and so is the bookkeeping after the write: an
     // append costs few effect steps besides its statement.
     const appendMany: Service["appendMany"] = (appends) =>
-      Effect.suspend((): ReturnType<Service["appendMany"]> => {
+      Effect.withFiberRuntime((fiber): ReturnType<Service["appendMany"]> => {
         const encoded = encodeAppends(appends)
         if (encoded instanceof InvalidRequest) return Effect.fail(encoded)
         let total = 0
         for (const events of encoded) total += events.length
         const started = clock.unsafeCurrentTimeMillis()
-        // more than one statement needs a transaction to stay all or nothing
-        const several = appends.length > 1 || (dialect === "sqlite" && total > rowsPerStatement)
-        return Effect.flatMap(attempt(appends, encoded, several, started, 0), (results) => {
+        const labels = fiber.getFiberRef(FiberRef.currentMetricLabels)
+        const written = (results: ReadonlyArray<AppendResult>): ReturnType<Service["appendMany"]> => {
           const took = clock.unsafeCurrentTimeMillis() - started
           signal()
           afterAppend?.()
-          const recorded = Metric.update(appendDuration, Duration.millis(took))
-          return took > slowAppend
-            ? Effect.zipRight(
-              Effect.zipRight(Metric.increment(slowAppends), recorded),
-              Effect.as(
-                Effect.logWarning(`event store append of ${total} events took ${took} ms (locks, I/O or size)`),
-                results
-              )
-            )
-            : Effect.as(recorded, results)
-        })
+          appendDuration.unsafeUpdate(Duration.millis(took), labels)
+          if (took <= slowAppend) return Effect.succeed(results)
+          slowAppends.unsafeUpdate(1, labels)
+          return Effect.as(
+            Effect.logWarning(`event store append of ${total} events took ${took} ms (locks, I/O or size)`),
+            results
+          )
+        }
+        if (
+          prepared !== undefined && appends.length === 1 && total > 0 &&
+          Option.isNone(Context.getOption(fiber.currentContext, SqlClient.TransactionConnection))
+        ) {
+          return Effect.flatMap(appendAlone(appends[0], encoded, started, prepared), written)
+        }
+        // more than one statement needs a transaction to stay all or nothing
+        const several = appends.length > 1 || (dialect === "sqlite" && total > rowsPerStatement)
+        return Effect.flatMap(attempt(appends, encoded, several, started, 0), written)
       })
 
     // Readers stop below the oldest running transaction: every position under it is final (see

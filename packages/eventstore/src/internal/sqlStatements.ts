@@ -76,13 +76,52 @@ export const sqliteAppend = (
   return statements
 }
 
-/** PostgreSQL: the `chronicle_append` function checks the expectation and inserts in one call. */
+// One event appended by itself, in a transaction of its own: a plain statement rather than the
+// function (measured: about a third more appends a second at 8 writers, the server being the
+// bottleneck). Being its transaction's only statement, its position is the transaction's first.
+const pgSingleText = `INSERT INTO chronicle_events AS e (position, event_id, stream_id, version, category, type,
+    schema_version, data, metadata, correlation_id, causation_id, created_at)
+  SELECT pg_current_xact_id()::text::bigint * ${positionsPerTransaction} + 1, $1, $2, s.version + 1, $3, $4, $5,
+    $6::jsonb, $7::jsonb, $8, $9, to_timestamp($10::double precision / 1000)
+  FROM (SELECT coalesce(max(g.version), 0) AS version FROM chronicle_events g WHERE g.stream_id = $2) s
+  WHERE NOT EXISTS (SELECT 1 FROM chronicle_tombstones t WHERE t.stream_id = $2)
+    AND CASE $11::text WHEN 'Any' THEN true WHEN 'NoStream' THEN s.version = 0
+      WHEN 'StreamExists' THEN s.version > 0 ELSE s.version = $12::integer END
+  RETURNING e.position, e.version`
+
+/**
+ * PostgreSQL: the `chronicle_append` function checks the expectation and inserts in one call; a
+ * single event in a transaction of its own (`alone`) takes a plain statement instead.
+ */
 export const pgAppend = (
   append: StreamAppend,
   events: ReadonlyArray<EncodedEvent>,
-  now: number
+  now: number,
+  alone: boolean
 ): { readonly name: string; readonly text: string; readonly params: Array<unknown> } => {
   const { expected, streamId } = append
+  const expectedVersion = expected._tag === "Exact" ? expected.version : 0
+  if (alone && events.length === 1) {
+    const e = events[0]
+    return {
+      name: "chronicle_append_single",
+      text: pgSingleText,
+      params: [
+        e.eventId,
+        streamId,
+        categoryOf(streamId),
+        e.type,
+        e.schemaVersion,
+        e.data,
+        e.metadata,
+        e.correlationId,
+        e.causationId,
+        now,
+        expected._tag,
+        expectedVersion
+      ]
+    }
+  }
   // data and metadata are already JSON text: splice them in rather than parse and re-encode
   const rows = `[${
     events.map((e, i) =>
@@ -96,6 +135,6 @@ export const pgAppend = (
   return {
     name: "chronicle_append_1",
     text: "SELECT out_position AS position, out_version AS version FROM chronicle_append($1, $2, $3, $4::json, $5, $6)",
-    params: [streamId, categoryOf(streamId), now, rows, expected._tag, expected._tag === "Exact" ? expected.version : 0]
+    params: [streamId, categoryOf(streamId), now, rows, expected._tag, expectedVersion]
   }
 }
