@@ -20,11 +20,14 @@ const event = (stream: number, i: number) => ({
   metadata
 })
 
-const inParallel = (appends: number, firstWriter: number, append: (writer: number, i: number) => Promise<void>) => {
+/** Runs `appends` appends, split among `concurrency` writers numbered from `firstWriter`. */
+type Writers = (appends: number, firstWriter: number) => Promise<void>
+
+const inParallel = (append: (writer: number, i: number) => Promise<unknown>): Writers => (appends, firstWriter) => {
   const per = Math.floor(appends / concurrency)
   return Promise.all(Array.from({ length: concurrency }, async (_, w) => {
     for (let i = 0; i < per; i++) await append(firstWriter + w, i)
-  }))
+  })).then(() => undefined)
 }
 
 /**
@@ -32,12 +35,12 @@ const inParallel = (appends: number, firstWriter: number, append: (writer: numbe
  * warm-up at the same concurrency: every pooled connection is then open and has run the statements
  * once (a session's first call of a function or prepared statement pays for its planning).
  */
-const writers = async (append: (writer: number, i: number) => Promise<void>) => {
-  await inParallel(warmupAppends, 100, append)
+const writers = async (run: Writers) => {
+  await run(warmupAppends, 100)
   const appends = Math.floor(pgAppends / concurrency) * concurrency
   const node = process.cpuUsage()
   const server = serverCpuMicros()
-  const opsPerSec = await measure(appends, () => inParallel(pgAppends, 0, append).then(() => undefined))
+  const opsPerSec = await measure(appends, () => run(pgAppends, 0))
   const used = process.cpuUsage(node)
   cpu = {
     clientMicros: (used.user + used.system) / appends,
@@ -84,30 +87,49 @@ const settingsOf = async (pool: pg.Pool) => {
   return `synchronous_commit=${r.rows[0].synchronous_commit} concurrency=${concurrency}`
 }
 
+const oursWith = async (
+  writersOf: (store: {
+    readonly runtime: ManagedRuntime.ManagedRuntime<EventStore.EventStore, never>
+    readonly append: (w: number, i: number) => Effect.Effect<unknown, unknown, EventStore.EventStore>
+  }) => Writers
+) => {
+  const runtime = ManagedRuntime.make(
+    PgEventStore.layer({ url, maxConnections: Math.max(concurrency, 2) }).pipe(Layer.orDie)
+  )
+  const append = (w: number, i: number) => {
+    const { stream, version } = target(w, i)
+    return Effect.flatMap(
+      EventStore.EventStore,
+      (es) => es.append(stream, [event(w, i)], ExpectedVersion.exact(version))
+    )
+  }
+  await runtime.runPromise(EventStore.EventStore)
+  const opsPerSec = await writers(writersOf({ runtime, append }))
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const settings = await settingsOf(pool)
+  await pool.end()
+  await runtime.dispose()
+  return { opsPerSec, settings, cpu }
+}
+
 export const cases: Record<
   string,
   () => Promise<{ opsPerSec: number; settings: string; cpu: { clientMicros: number; serverMicros: number } }>
 > = {
-  async "pg-append/ours"() {
-    const runtime = ManagedRuntime.make(
-      PgEventStore.layer({ url, maxConnections: Math.max(concurrency, 2) }).pipe(Layer.orDie)
-    )
-    const append = (w: number, i: number) => {
-      const { stream, version } = target(w, i)
-      return runtime.runPromise(
-        Effect.flatMap(EventStore.EventStore, (es) => es.append(stream, [event(w, i)], ExpectedVersion.exact(version)))
-      )
-    }
-    await runtime.runPromise(EventStore.EventStore)
-    const opsPerSec = await writers(async (w, i) => {
-      await append(w, i)
-    })
-    const pool = new pg.Pool({ connectionString: url, max: 1 })
-    const settings = await settingsOf(pool)
-    await pool.end()
-    await runtime.dispose()
-    return { opsPerSec, settings, cpu }
-  },
+  // ours as an Effect program runs it: each writer a fiber, appending in sequence
+  "pg-append/ours": () =>
+    oursWith((store) => (appends, firstWriter) => {
+      const per = Math.floor(appends / concurrency)
+      return store.runtime.runPromise(Effect.forEach(
+        Array.from({ length: concurrency }, (_, w) => firstWriter + w),
+        (w) => Effect.forEach(Array.from({ length: per }, (_, i) => i), (i) => store.append(w, i), { discard: true }),
+        { concurrency: "unbounded", discard: true }
+      ))
+    }),
+
+  // ours called from promise code: one `runPromise` per append
+  "pg-append/ours-promise": () =>
+    oursWith((store) => inParallel((w, i) => store.runtime.runPromise(store.append(w, i)))),
 
   async "pg-append/raw-insert"() {
     const pool = new pg.Pool({ connectionString: url, max: Math.max(concurrency, 2) })
@@ -122,7 +144,7 @@ export const cases: Record<
         values: [e.eventId, stream, version + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
       })
     }
-    const opsPerSec = await writers(append)
+    const opsPerSec = await writers(inParallel(append))
     const settings = await settingsOf(pool)
     await pool.end()
     return { opsPerSec, settings, cpu }
@@ -157,7 +179,7 @@ export const cases: Record<
         client.release()
       }
     }
-    const opsPerSec = await writers(append)
+    const opsPerSec = await writers(inParallel(append))
     const settings = await settingsOf(pool)
     await pool.end()
     return { opsPerSec, settings, cpu }
@@ -172,7 +194,7 @@ export const cases: Record<
         expectedStreamVersion: BigInt(version)
       })
     }
-    const opsPerSec = await writers(append)
+    const opsPerSec = await writers(inParallel(append))
     await store.close()
     const pool = new pg.Pool({ connectionString: url, max: 1 })
     const settings = await settingsOf(pool)

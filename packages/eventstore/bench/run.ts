@@ -31,7 +31,13 @@ const sqliteCases = [
   "read/ours",
   "read/raw"
 ]
-const pgCases = ["pg-append/ours", "pg-append/raw-insert", "pg-append/raw-tx", "pg-append/emmett"]
+const pgCases = [
+  "pg-append/ours",
+  "pg-append/ours-promise",
+  "pg-append/raw-insert",
+  "pg-append/raw-tx",
+  "pg-append/emmett"
+]
 const plan = [
   ...sqliteCases.map((name) => ({ name, label: name, env: {} })),
   ...(pgUp
@@ -104,9 +110,12 @@ ratio("append/ours", "append/raw", 0.5)
 ratio("append/ours", "append/emmett", 5)
 ratio("batch/ours", "batch/raw", 0.6)
 ratio("read/ours", "read/raw", 0.5)
-for (const c of [1, 8]) {
-  ratio(`pg-append/ours c=${c}`, `pg-append/raw-insert c=${c}`, 0.5)
-  ratio(`pg-append/ours c=${c}`, `pg-append/raw-tx c=${c}`, 0.5)
-  ratio(`pg-append/ours c=${c}`, `pg-append/emmett c=${c}`, 2)
+// ours-promise: the same appends, each run from promise code by its own `runPromise`
+for (const ours of ["pg-append/ours", "pg-append/ours-promise"]) {
+  for (const c of [1, 8]) {
+    ratio(`${ours} c=${c}`, `pg-append/raw-insert c=${c}`, 0.5)
+    ratio(`${ours} c=${c}`, `pg-append/raw-tx c=${c}`, 0.5)
+    ratio(`${ours} c=${c}`, `pg-append/emmett c=${c}`, 2)
+  }
 }
 if (!pgUp) console.log(`\nPostgreSQL cases skipped: no server answered at ${pgUrl}`)
