@@ -195,7 +195,7 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
       positions: rows.map((r) => Number(r.position))
     })
 
-    /** How an append's statements run, and whether each is a transaction of its own. */
+    /** How an append's statements run, and whether each is a prepared transaction of its own. */
     interface Run {
       readonly run: <Row extends object>(
         name: string,
@@ -221,7 +221,9 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
             (error, rows) => resume(error === undefined ? Effect.succeed(rows) : Effect.fail(error))
           )
         }),
-      alone: true
+      // a plain statement pays off only prepared: unprepared, the server would plan it on every
+      // call, where the function keeps its plans
+      alone: prepared !== undefined
     }
 
     /** Inserts one stream's events if its expectation holds; fails with NotInserted otherwise. */
