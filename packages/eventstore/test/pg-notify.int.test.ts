@@ -3,7 +3,7 @@
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { PgEventStore } from "@chronicle/eventstore/pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Chunk, Effect, Fiber, Layer, Stream } from "effect"
 import { inject } from "vitest"
 
 const pgUrl = inject("pgUrl")
@@ -36,7 +36,7 @@ describe.skipIf(pgUrl === null)("PostgreSQL notifications", () => {
         )
       const delivered = yield* Fiber.join(seen).pipe(Effect.timeout("1 second"))
       assert.deepStrictEqual(
-        [...delivered].map((e) =>
+        Chunk.toReadonlyArray(delivered).map((e) =>
           e.type
         ),
         ["Noted"]

@@ -373,45 +373,41 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
 
     type Attempted = Effect.Effect<ReadonlyArray<AppendResult>, Exclude<AppendFailure, SqlError> | EventStoreError>
 
-    const attempt = (
-      appends: ReadonlyArray<StreamAppend>,
-      encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
-      several: boolean,
-      now: number,
-      tries: number
-    ): Attempted =>
+    /** One call of `appendMany`, validated and encoded. */
+    interface Call {
+      readonly appends: ReadonlyArray<StreamAppend>
+      readonly encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>
+      /** More than one statement: run in a transaction to stay all or nothing. */
+      readonly several: boolean
+      readonly now: number
+    }
+
+    const attempt = (call: Call, tries: number): Attempted =>
       Effect.catchAll(
         atomically(
           (run) =>
-            appends.length === 1
-              ? Effect.map(insertStream(appends[0], encoded[0], now, run), (result) => [result])
-              : Effect.forEach(appends, (append, i) => insertStream(append, encoded[i], now, run)),
-          several
+            call.appends.length === 1
+              ? Effect.map(insertStream(call.appends[0], call.encoded[0], call.now, run), (result) => [result])
+              : Effect.forEach(call.appends, (append, i) => insertStream(append, call.encoded[i], call.now, run)),
+          call.several
         ),
-        (error) => recover(error, appends, encoded, several, now, tries)
+        (error) => recover(error, call, tries)
       )
 
     /** After a failed insert: a store error, the earlier result of a retried append, or another try. */
-    const recover = (
-      error: AppendFailure | NotInserted,
-      appends: ReadonlyArray<StreamAppend>,
-      encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
-      several: boolean,
-      now: number,
-      tries: number
-    ): Attempted =>
+    const recover = (error: AppendFailure | NotInserted, call: Call, tries: number): Attempted =>
       error._tag === "SqlError"
         ? Effect.fail(storeError("append")(error))
         : error._tag !== "NotInserted"
         ? Effect.fail(error)
         : Effect.flatMap(
-          Effect.catchTag(diagnose(appends), "SqlError", (e) => Effect.fail(storeError("append")(e))),
+          Effect.catchTag(diagnose(call.appends), "SqlError", (e) => Effect.fail(storeError("append")(e))),
           (retried) =>
             retried !== undefined
               ? Effect.succeed(retried)
               : tries < 20
               // a concurrent writer moved a stream that this call had no exact expectation of
-              ? attempt(appends, encoded, several, now, tries + 1)
+              ? attempt(call, tries + 1)
               : Effect.fail(
                 new EventStoreError({
                   operation: "append",
@@ -423,21 +419,16 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
     // The common case on a driver, one stream outside a caller's transaction: the statement's
     // callback checks what it inserted, so the append takes two effect steps in all; anything
     // else (a refusal, an error) goes the general way.
-    const appendAlone = (
-      append: StreamAppend,
-      encoded: ReadonlyArray<ReadonlyArray<EncodedEvent>>,
-      now: number,
-      prepared: Driver["prepared"]
-    ): Attempted =>
+    const appendAlone = (call: Call, prepared: Driver["prepared"]): Attempted =>
       Effect.async((resume) => {
-        const events = encoded[0]
-        const { name, params, text } = pgAppend(append, events, now, true)
+        const append = call.appends[0]
+        const events = call.encoded[0]
+        const { name, params, text } = pgAppend(append, events, call.now, true)
         prepared<AppendedRow>(name, text, params, (error, rows) => {
           if (error === undefined && rows.length === events.length) {
             return resume(Effect.succeed([toResult(append.streamId, rows)]))
           }
-          const failure = error === undefined || isUniqueViolation(error) ? new NotInserted() : error
-          resume(recover(failure, [append], encoded, false, now, 0))
+          resume(recover(error === undefined || isUniqueViolation(error) ? new NotInserted() : error, call, 0))
         })
       })
 
@@ -463,15 +454,19 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
             results
           )
         }
+        const call: Call = {
+          appends,
+          encoded,
+          several: appends.length > 1 || (dialect === "sqlite" && total > rowsPerStatement),
+          now: started
+        }
         if (
           prepared !== undefined && appends.length === 1 && total > 0 &&
           Option.isNone(Context.getOption(fiber.currentContext, SqlClient.TransactionConnection))
         ) {
-          return Effect.flatMap(appendAlone(appends[0], encoded, started, prepared), written)
+          return Effect.flatMap(appendAlone(call, prepared), written)
         }
-        // more than one statement needs a transaction to stay all or nothing
-        const several = appends.length > 1 || (dialect === "sqlite" && total > rowsPerStatement)
-        return Effect.flatMap(attempt(appends, encoded, several, started, 0), written)
+        return Effect.flatMap(attempt(call, 0), written)
       })
 
     // Readers stop below the oldest running transaction: every position under it is final (see
