@@ -113,16 +113,27 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
    * `Projection.table`, and derive index names from the name it gives.
    */
   readonly tables?: ReadonlyArray<string>
-  /** Applies a decoded batch at once; `handlers` still serve inline use and single events. */
+  /**
+   * Applies a decoded batch at once. It gets every event type the serializer decodes, whether
+   * `handlers` has a handler for it or not.
+   */
   readonly applyBatch?: (events: ReadonlyArray<Envelope.EventEnvelope<A>>) => Effect.Effect<void, E, R>
 }): Projection<E | EventStoreError.EventDecodeError, R> => {
   // dispatch by tag: each handler gets the member of the union that carries its tag
   const handlers = options.handlers as unknown as Readonly<
     Record<string, (event: A, envelope: Envelope.EventEnvelope<A>) => Effect.Effect<void, E, R>>
   >
-  // stored types that upcast into a handled tag are read too
+  // a batch handler gets every event its serializer decodes; stored types that upcast into a
+  // handled tag are read too
+  const batchTypes = options.applyBatch === undefined ? [] : options.serializer.types
+  if (batchTypes === undefined) {
+    throw new Error(
+      `projection ${options.name}: applyBatch needs a serializer whose schema names its tags as literals`
+    )
+  }
   const eventTypes = new Set([
     ...Object.keys(handlers).filter((tag) => handlers[tag] !== undefined),
+    ...batchTypes,
     ...options.serializer.upcastedTypes
   ])
   return {

@@ -25,6 +25,8 @@ export const totalsProjection = (tableName: string, options: {
   readonly category?: string
   readonly failOn?: Ref.Ref<ReadonlySet<number>>
   readonly batched?: boolean
+  /** Batched, with no per-event handlers at all. */
+  readonly batchOnly?: boolean
   readonly declareTables?: boolean
   readonly extraTables?: ReadonlyArray<string>
   /** Called at the start of every handler call, e.g. to watch the tables it writes to. */
@@ -55,7 +57,7 @@ export const totalsProjection = (tableName: string, options: {
       SqlClient.SqlClient,
       (sql) => Effect.flatMap(name(tableName), (t) => sql.unsafe(`DELETE FROM ${t}`))
     ),
-    handlers: {
+    handlers: options.batchOnly === true ? {} : {
       Added: (event, envelope) =>
         Effect.gen(function*() {
           const table = yield* name(tableName)
@@ -71,7 +73,7 @@ export const totalsProjection = (tableName: string, options: {
           }.events + 1`
         })
     },
-    ...(options.batched === true
+    ...(options.batched === true || options.batchOnly === true
       ? {
         applyBatch: (
           envelopes: ReadonlyArray<{ readonly streamId: string; readonly data: typeof CounterEvent.Type }>

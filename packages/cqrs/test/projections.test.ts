@@ -244,6 +244,26 @@ describe("async projections", () => {
       )
       assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
     }).pipe(Effect.provide(store())), 30_000)
+
+  it.live(
+    "a projection with only a batch handler gets every event its serializer decodes",
+    () =>
+      Effect.gen(function*() {
+        const cat = fresh("c")
+        const table = fresh("t")
+        const projection = totalsProjection(table, { category: cat, batchOnly: true })
+        assert.deepStrictEqual([...projection.eventTypes].sort(), ["Added", "Noted"])
+        const last = yield* addEvents(cat, 4, 25)
+        yield* Effect.flatMap(Projections.Projections, (p) => p.waitFor(last, { timeout: "10 seconds" })).pipe(
+          Effect.provide(Projections.layerWorker([projection], fast)),
+          Effect.scoped
+        )
+        const expected = yield* replay(cat)
+        assert.strictEqual(expected.length, 4)
+        assert.deepStrictEqual(yield* readModel(table), expected)
+      }).pipe(Effect.provide(store())),
+    30_000
+  )
 })
 
 describe("inline projections", () => {
