@@ -70,6 +70,11 @@ const ours = async (filename: string) => {
   const started = performance.now()
   await runtime.runPromise(Effect.flatMap(Projections.Projections, (p) => Stream.runDrain(p.rebuild("bench-totals"))))
   const seconds = (performance.now() - started) / 1000
+  // a projection that applied nothing would be fast for the wrong reason
+  const [row] = await runtime.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ applied: number }>`SELECT sum(events) AS applied FROM totals`)
+  )
+  if (row?.applied !== events) throw new Error(`ours applied ${row?.applied} of ${events} events`)
   await runtime.dispose()
   return events / seconds
 }
@@ -109,6 +114,8 @@ const raw = (filename: string) => {
     position = rows[rows.length - 1].position
   }
   const seconds = (performance.now() - started) / 1000
+  const applied = db.prepare("SELECT sum(events) FROM raw_totals").pluck().get()
+  if (applied !== events) throw new Error(`raw applied ${applied} of ${events} events`)
   db.close()
   return events / seconds
 }
