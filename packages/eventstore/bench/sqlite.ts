@@ -2,6 +2,7 @@
 // shared connection. Every side uses WAL and the same synchronous setting.
 import { EventStore, ExpectedVersion, Serializer } from "@chronicle/eventstore"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
+import { SqlClient } from "@effect/sql"
 import { getSQLiteEventStore, sqliteConnection } from "@event-driven-io/emmett-sqlite"
 import Database from "better-sqlite3"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
@@ -102,6 +103,45 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
     const settings = store.settings()
     await store.dispose()
     return { opsPerSec, settings }
+  },
+
+  // For reference, the floor the client sets: the same single-row INSERT per append through
+  // `@effect/sql-sqlite-node`, with no validation, no expectation check and no bookkeeping.
+  async "append/sql-floor"(file) {
+    const runtime = ManagedRuntime.make(SqliteEventStore.layer({ filename: file, synchronous }).pipe(Layer.orDie))
+    const sql = (await runtime.runPromise(SqlClient.SqlClient)).withoutTransforms()
+    const insert = (streamId: string, version: number, e: ReturnType<typeof event>) =>
+      sql.unsafe(
+        `INSERT INTO chronicle_events (event_id, stream_id, version, category, type, schema_version, data, metadata,
+          correlation_id, causation_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          e.eventId,
+          streamId,
+          version,
+          "doc",
+          e.type,
+          1,
+          JSON.stringify(e.data),
+          JSON.stringify(e.metadata),
+          null,
+          null,
+          Date.now()
+        ]
+      ).raw
+    await runtime.runPromise(Effect.gen(function*() {
+      for (let s = 0; s < warmupAppends; s++) yield* insert(`warm-${s}`, 1, event(s, 0))
+    }))
+    const opsPerSec = await measure(streamsCount * appendsPerStream, () =>
+      runtime.runPromise(Effect.gen(function*() {
+        for (let v = 0; v < appendsPerStream; v++) {
+          for (let s = 0; s < streamsCount; s++) yield* insert(`doc-${s}`, v + 1, event(s, v))
+        }
+      })))
+    await runtime.dispose()
+    return {
+      opsPerSec,
+      settings: `journal_mode=wal synchronous=${synchronous === "FULL" ? 2 : 1} (set per connection)`
+    }
   },
 
   async "append/raw"(file) {
