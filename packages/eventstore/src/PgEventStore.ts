@@ -58,7 +58,7 @@ const channel = "chronicle_events"
 
 const storeWith = (
   options: WakeupOptions,
-  driver?: Driver
+  owned?: { readonly driver: Driver; readonly listen: Stream.Stream<void, SqlError> }
 ): Layer.Layer<EventStore, EventStoreError, PgClient.PgClient | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
@@ -86,11 +86,11 @@ const storeWith = (
         ...storeOptions,
         afterAppend: () => Queue.unsafeOffer(changed, undefined),
         // a broken LISTEN connection is re-opened; meanwhile polling keeps subscriptions moving
-        wakeups: pg.listen(channel).pipe(
-          Stream.map((): void => undefined),
-          Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
-        ).pipe(Stream.catchAll(() => Stream.empty))
-      }, driver)
+        wakeups: (owned?.listen ?? pg.listen(channel).pipe(Stream.map((): void => undefined))).pipe(
+          Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+          Stream.catchAll(() => Stream.empty)
+        )
+      }, owned?.driver)
     )
   }))
 
@@ -105,6 +105,35 @@ const preparedOn = (pool: Pg.Pool): Driver => ({
     })
   }
 })
+
+// LISTEN on a connection of its own, opened and closed with the stream's scope. Not
+// `PgClient.listen`: a shutdown that comes while its connection is still opening leaves that
+// connection open (its cache drops the scope when interrupted right after acquiring), and an open
+// connection keeps the process from exiting.
+const listenOn = (pool: Pg.Pool): Stream.Stream<void, SqlError> =>
+  Stream.asyncPush<void, SqlError>((emit) =>
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = new Pg.Client(pool.options)
+          client.on("error", (cause) => emit.fail(new SqlError({ cause, message: "LISTEN connection failed" })))
+          client.on("notification", (message) => {
+            if (message.channel === channel) emit.single(undefined)
+          })
+          try {
+            await client.connect()
+            await client.query(`LISTEN ${channel}`)
+          } catch (cause) {
+            await client.end().catch(() => undefined)
+            throw cause
+          }
+          return client
+        },
+        catch: (cause) => new SqlError({ cause, message: "Failed to listen" })
+      }),
+      (client) => Effect.promise(() => client.end().catch(() => undefined)).pipe(Effect.timeoutOption("1 second"))
+    )
+  )
 
 // The pool is ours, so the store can prepare its statements on it; the SqlClient shares it.
 const poolLayer = (url: string | Redacted.Redacted, maxConnections: number | undefined) =>
@@ -151,7 +180,7 @@ export const layer = (
   const { maxConnections, url, ...storeOptions } = options
   return Layer.unwrapScoped(Effect.map(poolLayer(url, maxConnections), (pool) =>
     Layer.provideMerge(
-      storeWith(storeOptions, preparedOn(pool)),
+      storeWith(storeOptions, { driver: preparedOn(pool), listen: listenOn(pool) }),
       PgClient.layerFromPool({ acquire: Effect.succeed(pool) }).pipe(
         Layer.mapError((cause) => new EventStoreError({ operation: "connect", cause }))
       )
