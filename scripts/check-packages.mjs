@@ -99,7 +99,13 @@ for (const name of Object.keys(files)) {
   const short = name.replace("@chronicle/", "")
   console.log(`\n== ${name}: import and run every entry point`)
   copyFileSync(join(root, "scripts", "smoke", `${short}.mjs`), join(scratch, `${short}.mjs`))
-  run(process.execPath, [join(scratch, `${short}.mjs`)], scratch)
+  // a smoke script that does not exit left something open: fail it rather than wait forever
+  execFileSync(process.execPath, [join(scratch, `${short}.mjs`)], {
+    cwd: scratch,
+    stdio: "inherit",
+    env: process.env,
+    timeout: 60_000
+  })
   // a `testing` entry runs inside Vitest
   if (existsSync(join(root, "scripts", "smoke", `${short}.test.mjs`))) {
     copyFileSync(join(root, "scripts", "smoke", `${short}.test.mjs`), join(scratch, `${short}.test.mjs`))
