@@ -42,7 +42,8 @@ const settingsOf = (db: Database.Database) =>
 const ours = (file: string) => {
   const runtime = ManagedRuntime.make(SqliteEventStore.layer({ filename: file, synchronous }).pipe(Layer.orDie))
   return {
-    run: <A>(effect: Effect.Effect<A, unknown, EventStore.EventStore>) => runtime.runPromise(effect),
+    run: <A>(effect: Effect.Effect<A, unknown, EventStore.EventStore | SqlClient.SqlClient>) =>
+      runtime.runPromise(effect),
     settings: () => {
       const db = new Database(file)
       const s = `journal_mode=${db.pragma("journal_mode", { simple: true })} synchronous=${
@@ -108,8 +109,8 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
   // For reference, the floor the client sets: the same single-row INSERT per append through
   // `@effect/sql-sqlite-node`, with no validation, no expectation check and no bookkeeping.
   async "append/sql-floor"(file) {
-    const runtime = ManagedRuntime.make(SqliteEventStore.layer({ filename: file, synchronous }).pipe(Layer.orDie))
-    const sql = (await runtime.runPromise(SqlClient.SqlClient)).withoutTransforms()
+    const store = ours(file)
+    const sql = (await store.run(SqlClient.SqlClient)).withoutTransforms()
     const insert = (streamId: string, version: number, e: ReturnType<typeof event>) =>
       sql.unsafe(
         `INSERT INTO chronicle_events (event_id, stream_id, version, category, type, schema_version, data, metadata,
@@ -128,20 +129,18 @@ export const cases: Record<string, (file: string) => Promise<{ opsPerSec: number
           Date.now()
         ]
       ).raw
-    await runtime.runPromise(Effect.gen(function*() {
+    await store.run(Effect.gen(function*() {
       for (let s = 0; s < warmupAppends; s++) yield* insert(`warm-${s}`, 1, event(s, 0))
     }))
     const opsPerSec = await measure(streamsCount * appendsPerStream, () =>
-      runtime.runPromise(Effect.gen(function*() {
+      store.run(Effect.gen(function*() {
         for (let v = 0; v < appendsPerStream; v++) {
           for (let s = 0; s < streamsCount; s++) yield* insert(`doc-${s}`, v + 1, event(s, v))
         }
       })))
-    await runtime.dispose()
-    return {
-      opsPerSec,
-      settings: `journal_mode=wal synchronous=${synchronous === "FULL" ? 2 : 1} (set per connection)`
-    }
+    const settings = store.settings()
+    await store.dispose()
+    return { opsPerSec, settings }
   },
 
   async "append/raw"(file) {

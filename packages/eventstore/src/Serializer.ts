@@ -66,32 +66,33 @@ export interface Serializer<A extends { readonly _tag: string }> {
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** The string literals a type admits, or `undefined` when it admits others too. */
-const literalsOf = (ast: SchemaAST.AST): Array<string> | undefined => {
-  if (SchemaAST.isLiteral(ast)) return typeof ast.literal === "string" ? [ast.literal] : undefined
-  if (SchemaAST.isUnion(ast)) {
-    const all: Array<string> = []
-    for (const member of ast.types) {
-      const literals = literalsOf(member)
-      if (literals === undefined) return undefined
-      all.push(...literals)
-    }
-    return all
+/** What `f` lists for every member, or `undefined` when it cannot list one of them. */
+const everyMember = (
+  members: ReadonlyArray<SchemaAST.AST>,
+  f: (member: SchemaAST.AST) => Array<string> | undefined
+): Array<string> | undefined => {
+  const all: Array<string> = []
+  for (const member of members) {
+    const listed = f(member)
+    if (listed === undefined) return undefined
+    all.push(...listed)
   }
-  return SchemaAST.isRefinement(ast) ? literalsOf(ast.from) : undefined
+  return all
 }
+
+/** The string literals a type admits, or `undefined` when it admits others too. */
+const literalsOf = (ast: SchemaAST.AST): Array<string> | undefined =>
+  SchemaAST.isLiteral(ast)
+    ? typeof ast.literal === "string" ? [ast.literal] : undefined
+    : SchemaAST.isUnion(ast)
+    ? everyMember(ast.types, literalsOf)
+    : SchemaAST.isRefinement(ast)
+    ? literalsOf(ast.from)
+    : undefined
 
 /** The `_tag`s of a schema's encoded (stored) side, or `undefined` when one is not a literal. */
 const tagsOf = (ast: SchemaAST.AST): Array<string> | undefined => {
-  if (SchemaAST.isUnion(ast)) {
-    const all: Array<string> = []
-    for (const member of ast.types) {
-      const tags = tagsOf(member)
-      if (tags === undefined) return undefined
-      all.push(...tags)
-    }
-    return all
-  }
+  if (SchemaAST.isUnion(ast)) return everyMember(ast.types, tagsOf)
   if (SchemaAST.isTypeLiteral(ast)) {
     const tag = ast.propertySignatures.find((p) => p.name === "_tag")
     return tag === undefined ? undefined : literalsOf(tag.type)
