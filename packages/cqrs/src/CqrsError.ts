@@ -1,5 +1,6 @@
 /**
- * Typed failures of the write side: repositories, units of work and the buses.
+ * Typed failures of the write side (repositories, units of work and the buses) and of projection
+ * definitions.
  *
  * @since 0.1.0
  */
@@ -135,5 +136,20 @@ export class DuplicateHandler extends Data.TaggedError("DuplicateHandler")<{
 }> {
   override get message(): string {
     return `a ${this.kind} handler for ${this.type} is already registered`
+  }
+}
+
+/**
+ * A projection's definition cannot work: its setup fails with this, so it never runs and skips nothing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidProjection extends Data.TaggedError("InvalidProjection")<{
+  readonly projection: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `projection ${this.projection}: ${this.reason}`
   }
 }

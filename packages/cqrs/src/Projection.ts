@@ -7,6 +7,7 @@ import type { Envelope } from "@chronicle/domain"
 import type { EventStoreError, Serializer } from "@chronicle/eventstore"
 import { EventStore } from "@chronicle/eventstore"
 import { Effect, FiberRef } from "effect"
+import { InvalidProjection } from "./CqrsError.js"
 import * as Tables from "./internal/tables.js"
 
 /**
@@ -118,7 +119,7 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
    * `handlers` has a handler for it or not.
    */
   readonly applyBatch?: (events: ReadonlyArray<Envelope.EventEnvelope<A>>) => Effect.Effect<void, E, R>
-}): Projection<E | EventStoreError.EventDecodeError, R> => {
+}): Projection<E | EventStoreError.EventDecodeError | InvalidProjection, R> => {
   // dispatch by tag: each handler gets the member of the union that carries its tag
   const handlers = options.handlers as unknown as Readonly<
     Record<string, (event: A, envelope: Envelope.EventEnvelope<A>) => Effect.Effect<void, E, R>>
@@ -126,14 +127,10 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
   // a batch handler gets every event its serializer decodes; stored types that upcast into a
   // handled tag are read too
   const batchTypes = options.applyBatch === undefined ? [] : options.serializer.types
-  if (batchTypes === undefined) {
-    throw new Error(
-      `projection ${options.name}: applyBatch needs a serializer whose schema names its tags as literals`
-    )
-  }
+  const setup = options.setup ?? Effect.void
   const eventTypes = new Set([
     ...Object.keys(handlers).filter((tag) => handlers[tag] !== undefined),
-    ...batchTypes,
+    ...batchTypes ?? [],
     ...options.serializer.upcastedTypes
   ])
   return {
@@ -142,7 +139,16 @@ export const make = <A extends { readonly _tag: string }, E = never, R = never>(
     eventTypes,
     transactional: options.transactional ?? true,
     tables: options.tables ?? [],
-    setup: options.setup ?? Effect.void,
+    // workers and inline projections run setup first: a batch handler that cannot know its
+    // types stops there instead of passing every event over
+    setup: batchTypes === undefined
+      ? Effect.fail(
+        new InvalidProjection({
+          projection: options.name,
+          reason: "applyBatch needs a serializer whose schema names its tags as literals"
+        })
+      )
+      : setup,
     reset: options.reset ?? Effect.void,
     apply: (recorded) =>
       Effect.flatMap(options.serializer.decode(recorded), (envelope) => {

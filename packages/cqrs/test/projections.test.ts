@@ -1,12 +1,12 @@
 // The read side on a real SQLite file: async and inline projections, checkpoints, leases,
 // quarantine, rebuilds, status and read-your-writes.
-import { InlineProjections, Projections } from "@chronicle/cqrs"
+import { InlineProjections, Projection, Projections } from "@chronicle/cqrs"
 import { ProjectionTesting } from "@chronicle/cqrs/testing"
-import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
+import { EventStore, ExpectedVersion, Serializer } from "@chronicle/eventstore"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Layer, Ref, Scope, Stream } from "effect"
+import { Chunk, Effect, Exit, Layer, Ref, Schema, Scope, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -310,6 +310,22 @@ describe("inline projections", () => {
       }).pipe(Effect.provide(store())),
     30_000
   )
+})
+
+describe("projection definitions", () => {
+  it.effect("a batch projection whose serializer cannot list its tags fails its setup, typed", () =>
+    Effect.gen(function*() {
+      const Untagged = Schema.Struct({ _tag: Schema.String, n: Schema.Number })
+      const projection = Projection.make({
+        name: "untagged",
+        serializer: Serializer.make(Untagged),
+        handlers: {},
+        applyBatch: () => Effect.void
+      })
+      const error = yield* Effect.flip(projection.setup)
+      assert.strictEqual(error._tag, "InvalidProjection")
+      assert.include(error.message, "projection untagged: applyBatch needs a serializer")
+    }))
 })
 
 describe("ProjectionTesting", () => {
