@@ -36,6 +36,19 @@ const failed = report.numFailedTests +
   (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? report.numFailedTestSuites : 0)
 const skipped = report.numPendingTests + report.numTodoTests
 const line = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`
-console.log(`\n${line}`)
-writeFileSync(".test-results/totals.txt", `${line}\n`)
+// Name what failed beside the totals, so a log cut to its tail still says which test broke.
+const failures = report.testResults.flatMap((file) => {
+  const path = relative(process.cwd(), file.name)
+  const tests = file.assertionResults
+    .filter((t) => t.status === "failed")
+    .map((t) => `  - ${path} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`)
+  return tests.length > 0 || file.status !== "failed" ? tests : [`  - ${path}: ${firstLine(file.message)}`]
+})
+const summary = failures.length > 0 ? `Failed:\n${failures.join("\n")}\n${line}` : line
+console.log(`\n${summary}`)
+writeFileSync(".test-results/totals.txt", `${summary}\n`)
 process.exit(run.status === 0 && failed === 0 ? 0 : 1)
+
+function firstLine(text) {
+  return (text ?? "no message").split("\n")[0].slice(0, 300)
+}

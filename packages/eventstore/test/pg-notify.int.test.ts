@@ -12,36 +12,41 @@ const pgUrl = inject("pgUrl")
 const store = () => PgEventStore.layer({ url: pgUrl ?? "", pollInterval: "1 minute" }).pipe(Layer.orDie)
 
 describe.skipIf(pgUrl === null)("PostgreSQL notifications", () => {
-  it.live("an append through one store wakes a subscriber of another within a second", () =>
-    Effect.gen(function*() {
-      const writer = yield* Layer.build(store())
-      const reader = yield* Layer.build(store())
-      const category = `notify${crypto.randomUUID().replaceAll("-", "")}`
-      const readers = EventStore.EventStore.pipe(Effect.provide(reader))
-      const start = yield* Effect.flatMap(readers, (es) => es.head)
-      const seen = yield* Effect.flatMap(readers, (es) =>
-        es.subscribe({ from: start, filter: EventStore.category(category) }).pipe(
-          Stream.take(1),
-          Stream.runCollect
-        )).pipe(Effect.fork)
-      // the subscriber has caught up and waits; only a notification can wake it before a minute
-      yield* Effect.sleep("300 millis")
-      yield* Effect.flatMap(EventStore.EventStore, (es) =>
-        es.append(
-          `${category}-1`,
-          [{ eventId: crypto.randomUUID(), type: "Noted", data: {} }],
-          ExpectedVersion.NoStream
-        )).pipe(
-          Effect.provide(writer)
+  it.live(
+    "an append through one store wakes a subscriber of another within seconds, not its minute's poll",
+    () =>
+      Effect.gen(function*() {
+        const writer = yield* Layer.build(store())
+        const reader = yield* Layer.build(store())
+        const category = `notify${crypto.randomUUID().replaceAll("-", "")}`
+        const readers = EventStore.EventStore.pipe(Effect.provide(reader))
+        const start = yield* Effect.flatMap(readers, (es) => es.head)
+        const seen = yield* Effect.flatMap(readers, (es) =>
+          es.subscribe({ from: start, filter: EventStore.category(category) }).pipe(
+            Stream.take(1),
+            Stream.runCollect
+          )).pipe(Effect.fork)
+        // the subscriber has caught up and waits; only a notification can wake it before a minute
+        yield* Effect.sleep("300 millis")
+        yield* Effect.flatMap(EventStore.EventStore, (es) =>
+          es.append(
+            `${category}-1`,
+            [{ eventId: crypto.randomUUID(), type: "Noted", data: {} }],
+            ExpectedVersion.NoStream
+          )).pipe(
+            Effect.provide(writer)
+          )
+        // bounded well under the poll, with room for a loaded machine
+        const delivered = yield* Fiber.join(seen).pipe(Effect.timeout("10 seconds"))
+        assert.deepStrictEqual(
+          Chunk.toReadonlyArray(delivered).map((e) =>
+            e.type
+          ),
+          ["Noted"]
         )
-      const delivered = yield* Fiber.join(seen).pipe(Effect.timeout("1 second"))
-      assert.deepStrictEqual(
-        Chunk.toReadonlyArray(delivered).map((e) =>
-          e.type
-        ),
-        ["Noted"]
-      )
-    }).pipe(Effect.scoped), 20_000)
+      }).pipe(Effect.scoped),
+    20_000
+  )
 
   // Closed while its LISTEN connection was still opening, the store used to leave that connection
   // open (8 to 11 of these 30 did), and an open connection keeps a process from exiting.
@@ -57,7 +62,12 @@ describe.skipIf(pgUrl === null)("PostgreSQL notifications", () => {
         yield* Effect.sleep(`${i % 10} millis`)
         yield* Scope.close(scope, Exit.void)
       }
-      yield* Effect.sleep("300 millis")
-      assert.strictEqual(sockets() - before, 0)
+      // closing sockets can take a moment on a loaded machine; a leaked one stays open for good
+      let left = sockets() - before
+      for (let waited = 0; left > 0 && waited < 5000; waited += 100) {
+        yield* Effect.sleep("100 millis")
+        left = sockets() - before
+      }
+      assert.isAtMost(left, 0)
     }), 60_000)
 })
