@@ -5,15 +5,21 @@
  *
  * @since 0.1.0
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { SqlError } from "@effect/sql/SqlError"
+import type BetterSqlite3 from "better-sqlite3"
 import type { Config, ConfigError } from "effect"
-import { Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
+import { createRequire } from "node:module"
 import { dirname } from "node:path"
-import type { EventStore } from "./EventStore.js"
+import { EventStore } from "./EventStore.js"
 import { EventStoreError } from "./EventStoreError.js"
-import * as SqlEventStore from "./SqlEventStore.js"
+import type { DirectConnection } from "./internal/sql.js"
+import { Busy, makeSql } from "./internal/sql.js"
+import type * as SqlEventStore from "./SqlEventStore.js"
 
 /**
  * @since 0.1.0
@@ -39,7 +45,16 @@ export interface Options extends SqlEventStore.Options {
  */
 export const layerClient = (
   options: Options
-): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, EventStoreError> => {
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, EventStoreError> => clientCounting(options, { open: 0 })
+
+/** Transactions running on the client, which the direct connection must not commit beside. */
+interface Transactions {
+  open: number
+}
+
+// The client, counting the transactions that run on it: a commit on the direct connection while one
+// is open could make that transaction's first write after a read fail (SQLITE_BUSY_SNAPSHOT).
+const clientCounting = (options: Options, transactions: Transactions) => {
   const settings = Layer.effectDiscard(
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -47,10 +62,21 @@ export const layerClient = (
       yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`)
     }).pipe(Effect.orDie)
   )
-  const client = Layer.unwrapEffect(Effect.sync(() => {
+  const client = Layer.scopedContext(Effect.gen(function*() {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true })
-    return SqliteClient.layer({ filename: options.filename })
-  })).pipe(Layer.mapError((cause) => new EventStoreError({ operation: "connect", cause })))
+    const client = yield* SqliteClient.make({ filename: options.filename })
+    const withTransaction = client.withTransaction // the client is ours, made just above: its transactions are counted, nothing else changes
+    ;(client as { withTransaction: SqlClient.SqlClient["withTransaction"] }).withTransaction = (effect) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => transactions.open++),
+        () => withTransaction(effect),
+        () => Effect.sync(() => transactions.open--)
+      )
+    return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
+  })).pipe(
+    Layer.provide(Reactivity.layer),
+    Layer.mapError((cause) => new EventStoreError({ operation: "connect", cause }))
+  )
   return Layer.provideMerge(settings, client)
 }
 
@@ -68,7 +94,82 @@ export const layerClient = (
 export const layer = (
   options: Options
 ): Layer.Layer<EventStore | SqliteClient.SqliteClient | SqlClient.SqlClient, EventStoreError> =>
-  Layer.provideMerge(SqlEventStore.layer(options), layerClient(options))
+  Layer.unwrapEffect(Effect.sync(() => {
+    const transactions: Transactions = { open: 0 }
+    return Layer.provideMerge(
+      Layer.scoped(
+        EventStore,
+        Effect.flatMap(
+          directConnection(options, transactions),
+          (direct) => makeSql(options, direct === undefined ? {} : { direct })
+        )
+      ),
+      clientCounting(options, transactions)
+    )
+  }))
+
+// the better-sqlite3 that @effect/sql-sqlite-node runs on, so the store adds no dependency of its own
+const loadDriver = (): typeof BetterSqlite3 =>
+  createRequire(createRequire(import.meta.url).resolve("@effect/sql-sqlite-node"))("better-sqlite3")
+
+const isBusy = (cause: unknown) => String((cause as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY")
+
+/**
+ * A second connection to the file, for appends to one stream (decision 0007). It never waits for
+ * the write lock (timeout 0): when another process holds it, or a transaction is open on the
+ * client, the append goes through the client, which waits. Opened after the client has put the file in WAL mode and
+ * migrated it; none for an in-memory database, which a second connection would not share.
+ */
+const directConnection = (options: Options, transactions: Transactions) =>
+  Effect.gen(function*() {
+    yield* SqlClient.SqlClient
+    if (options.filename === ":memory:" || options.filename === "") return undefined
+    const Database = loadDriver()
+    const db = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const db = new Database(options.filename, { timeout: 0 })
+          db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
+          return db
+        },
+        catch: (cause) => new EventStoreError({ operation: "connect", cause })
+      }),
+      (db) => Effect.sync(() => db.close())
+    )
+    // one prepared statement per text: the store's INSERTs differ only in their row count
+    const statements = new Map<string, BetterSqlite3.Statement>()
+    const prepared = (text: string) => {
+      let statement = statements.get(text)
+      if (statement === undefined) {
+        statement = db.prepare(text)
+        statements.set(text, statement)
+      }
+      return statement
+    }
+    const failure = (cause: unknown) =>
+      isBusy(cause) ? Busy : new SqlError({ cause, message: "Failed to execute statement" })
+    const connection: DirectConnection = {
+      insert: (text, params) => {
+        if (transactions.open > 0) return Busy
+        try {
+          return prepared(text).run(...params)
+        } catch (cause) {
+          return failure(cause)
+        }
+      },
+      version: (streamId) => {
+        if (transactions.open > 0) return Busy
+        try {
+          const row = prepared("SELECT coalesce(max(version), 0) AS v FROM chronicle_events WHERE stream_id = ?")
+            .get(streamId) as { v: number }
+          return row.v
+        } catch (cause) {
+          return failure(cause)
+        }
+      }
+    }
+    return connection
+  })
 
 /**
  * The same, configured from `Config`.

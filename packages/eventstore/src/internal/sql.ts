@@ -3,7 +3,7 @@
 // PostgreSQL it is one call of the `chronicle_append` function. When nothing is inserted, a slower
 // diagnosis path works out which error to report (or that it was a retry of an earlier append).
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { Clock, Context, Deferred, Duration, Effect, Exit, FiberId, FiberRef, Metric, Option, Stream } from "effect"
 import type { AppendResult, RecordedEvent, Service, StreamAppend } from "../EventStore.js"
 import { EventStoreError, IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
@@ -38,12 +38,31 @@ export interface Driver {
    * to one stream outside a caller's transaction go through it: the server keeps their plans
    * (decision 0006), and a callback costs the hot path no effect steps.
    */
-  readonly prepared: <Row extends object>(
+  readonly prepared?: <Row extends object>(
     name: string,
     text: string,
     params: ReadonlyArray<unknown>,
     callback: (error: SqlError | undefined, rows: ReadonlyArray<Row>) => void
   ) => void
+  /** SQLite: a connection of the driver's own for appends to one stream (decision 0007). */
+  readonly direct?: DirectConnection
+}
+
+/** Another connection holds the database's write lock: the caller goes the general way, which waits. */
+export const Busy: unique symbol = Symbol.for("@chronicle/eventstore/Busy")
+
+/**
+ * A SQLite connection beside the client's, used synchronously: a statement on it runs to its end
+ * within one call, in its own implicit transaction, and never waits for the write lock.
+ */
+export interface DirectConnection {
+  /** Runs one of the store's INSERTs. */
+  readonly insert: (
+    text: string,
+    params: ReadonlyArray<unknown>
+  ) => { readonly changes: number; readonly lastInsertRowid: number | bigint } | typeof Busy | SqlError
+  /** The number of events a stream holds, as committed now. */
+  readonly version: (streamId: string) => number | typeof Busy | SqlError
 }
 
 // the largest INTEGER both dialects store
@@ -206,8 +225,9 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
       ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
       readonly alone: boolean
     }
-    // only PostgreSQL appends use the driver's prepared statements
+    // only PostgreSQL appends use the driver's prepared statements, only SQLite ones its own connection
     const prepared = dialect === "pg" ? driver?.prepared : undefined
+    const direct = dialect === "sqlite" ? driver?.direct : undefined
     const viaClient: Run = { run: (_name, text, params) => sql.unsafe(text, params), alone: false }
     const standalone: Run = {
       run: prepared === undefined ? viaClient.run : <Row extends object>(
@@ -421,7 +441,7 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
     // The common case on a driver, one stream outside a caller's transaction: the statement's
     // callback checks what it inserted, so the append takes two effect steps in all; anything
     // else (a refusal, an error) goes the general way.
-    const appendAlone = (call: Call, prepared: Driver["prepared"]): Attempted =>
+    const appendAlone = (call: Call, prepared: NonNullable<Driver["prepared"]>): Attempted =>
       Effect.async((resume) => {
         const append = call.appends[0]
         const events = call.encoded[0]
@@ -433,6 +453,32 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
           resume(recover(error === undefined || isUniqueViolation(error) ? new NotInserted() : error, call, 0))
         })
       })
+
+    // SQLite, one stream outside a caller's transaction, on the driver's own connection: the whole
+    // append runs synchronously, in no effect step. `undefined` when another connection holds the
+    // write lock; a refusal or an error goes the general way.
+    const appendDirect = (call: Call, connection: DirectConnection): Attempted | undefined => {
+      const append = call.appends[0]
+      const events = call.encoded[0]
+      const expected = append.expected
+      let after = expected._tag === "Exact" ? expected.version : 0
+      if (expected._tag === "Any" || expected._tag === "StreamExists") {
+        const version = connection.version(append.streamId)
+        if (version === Busy) return undefined
+        if (typeof version !== "number") return recover(version, call, 0)
+        if (expected._tag === "StreamExists" && version === 0) return recover(new NotInserted(), call, 0)
+        after = version
+      }
+      const [statement] = sqliteAppend(append.streamId, after, events, call.now)
+      const result = connection.insert(statement.text, statement.params)
+      if (result === Busy) return undefined
+      if (result instanceof SqlError) return recover(refused(result) ? new NotInserted() : result, call, 0)
+      if (result.changes !== statement.rows) return recover(new NotInserted(), call, 0)
+      const last = Number(result.lastInsertRowid)
+      const positions: Array<number> = []
+      for (let p = last - statement.rows + 1; p <= last; p++) positions.push(p)
+      return Effect.succeed([{ streamId: append.streamId, version: after + events.length, positions }])
+    }
 
     // Validation and encoding are synchronous, and so is the bookkeeping after the write: an
     // append costs few effect steps besides its statement.
@@ -462,11 +508,12 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
           several: appends.length > 1 || (dialect === "sqlite" && total > rowsPerStatement),
           now: started
         }
-        if (
-          prepared !== undefined && appends.length === 1 && total > 0 &&
+        const alone = appends.length === 1 && total > 0 &&
           Option.isNone(Context.getOption(fiber.currentContext, SqlClient.TransactionConnection))
-        ) {
-          return Effect.flatMap(appendAlone(call, prepared), written)
+        if (alone && prepared !== undefined) return Effect.flatMap(appendAlone(call, prepared), written)
+        if (alone && direct !== undefined && total <= rowsPerStatement) {
+          const attempted = appendDirect(call, direct)
+          if (attempted !== undefined) return Effect.flatMap(attempted, written)
         }
         return Effect.flatMap(attempt(call, 0), written)
       })

@@ -1,0 +1,66 @@
+// SQLite appends to one stream run on a second connection of the store's own (decision 0007).
+// These check that it never gets in the way of the client's own transactions.
+import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
+import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const event = (n: number) => ({ eventId: crypto.randomUUID(), type: "Happened", data: { n } })
+const fileStore = () =>
+  SqliteEventStore.layer({ filename: join(mkdtempSync(join(tmpdir(), "chronicle-direct-")), "events.db") }).pipe(
+    Layer.orDie
+  )
+
+describe("SQLite appends beside the client's transactions", () => {
+  it.live("an append while a transaction reads then writes waits for it, and both land", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      yield* store.append("Account-a", [event(0)], ExpectedVersion.NoStream)
+      const transaction = yield* sql.withTransaction(Effect.gen(function*() {
+        // a read first: a commit by another connection now would make the write below fail
+        const before = yield* sql<{ n: number }>`SELECT count(*) AS n FROM chronicle_events`
+        yield* Effect.sleep("150 millis")
+        yield* store.append("Account-a", [event(1)], ExpectedVersion.exact(1))
+        return before[0].n
+      })).pipe(Effect.fork)
+      yield* Effect.sleep("50 millis")
+      const outside = yield* store.append("Account-b", [event(2)], ExpectedVersion.NoStream)
+      assert.strictEqual(yield* Fiber.join(transaction), 1)
+      assert.strictEqual(outside.version, 1)
+      const all = yield* store.readAll()
+      assert.deepStrictEqual(all.map((e) => [e.streamId, e.streamVersion]), [
+        ["Account-a", 1],
+        ["Account-a", 2],
+        ["Account-b", 1]
+      ])
+    }).pipe(Effect.provide(fileStore())))
+
+  it.live("a transaction that rolls back keeps out its own append and not one made beside it", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      const transaction = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* store.append("Order-x", [event(1)], ExpectedVersion.NoStream)
+        yield* Effect.sleep("100 millis")
+        return yield* Effect.fail("abandoned" as const)
+      })).pipe(Effect.flip, Effect.fork)
+      yield* Effect.sleep("30 millis")
+      yield* store.append("Order-y", [event(2)], ExpectedVersion.NoStream)
+      assert.strictEqual(yield* Fiber.join(transaction), "abandoned")
+      assert.deepStrictEqual((yield* store.readAll()).map((e) => e.streamId), ["Order-y"])
+      assert.strictEqual((yield* store.streamInfo("Order-x")).version, 0)
+    }).pipe(Effect.provide(fileStore())))
+
+  it.live("an in-memory database has no second connection and still appends and reads", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append("Memo-1", [event(1), event(2)], ExpectedVersion.NoStream)
+      yield* store.append("Memo-1", [event(3)], ExpectedVersion.Any)
+      assert.deepStrictEqual((yield* store.readStream("Memo-1")).map((e) => e.data), [{ n: 1 }, { n: 2 }, { n: 3 }])
+    }).pipe(Effect.provide(SqliteEventStore.layer({ filename: ":memory:" }).pipe(Layer.orDie))))
+})
