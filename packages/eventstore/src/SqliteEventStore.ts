@@ -65,13 +65,16 @@ const clientCounting = (options: Options, transactions: Transactions) => {
   const client = Layer.scopedContext(Effect.gen(function*() {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true })
     const client = yield* SqliteClient.make({ filename: options.filename })
-    const withTransaction = client.withTransaction // the client is ours, made just above: its transactions are counted, nothing else changes
-    ;(client as { withTransaction: SqlClient.SqlClient["withTransaction"] }).withTransaction = (effect) =>
-      Effect.acquireUseRelease(
-        Effect.sync(() => transactions.open++),
-        () => withTransaction(effect),
-        () => Effect.sync(() => transactions.open--)
-      )
+    const withTransaction = client.withTransaction
+    // the client is ours, made just above: its transactions are counted, nothing else changes
+    Object.assign(client, {
+      withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => transactions.open++),
+          () => withTransaction(effect),
+          () => Effect.sync(() => transactions.open--)
+        )
+    })
     return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
   })).pipe(
     Layer.provide(Reactivity.layer),
@@ -117,8 +120,9 @@ const isBusy = (cause: unknown) => String((cause as { code?: unknown }).code ?? 
 /**
  * A second connection to the file, for appends to one stream (decision 0007). It never waits for
  * the write lock (timeout 0): when another process holds it, or a transaction is open on the
- * client, the append goes through the client, which waits. Opened after the client has put the file in WAL mode and
- * migrated it; none for an in-memory database, which a second connection would not share.
+ * client, the append goes through the client, which waits. Opened once the client has put the
+ * file in WAL mode; its statements are prepared on first use, after the store's migrations. None
+ * for an in-memory database, which a second connection would not share.
  */
 const directConnection = (options: Options, transactions: Transactions) =>
   Effect.gen(function*() {
