@@ -76,6 +76,8 @@ const oursBatches = async (
     { length: batchEvents / batchSize },
     (_, s) => Array.from({ length: batchSize }, (_, i) => event(s, i))
   )
+  // the store opened and migrated before the clock starts, as raw opens its file before it
+  await store.run(EventStore.EventStore)
   const opsPerSec = await measure(
     batchEvents,
     () => store.run(Effect.asVoid(Effect.flatMap(EventStore.EventStore, (es) => write(es, batches))))
