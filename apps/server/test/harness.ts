@@ -1,4 +1,7 @@
 // Starts the real server and worker processes, as `pnpm start` does, on a database of the test's own.
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
@@ -85,6 +88,12 @@ export interface Database {
   readonly url: string
   readonly label: string
   readonly drop: () => Promise<void>
+  /**
+   * The newest event's position, read from the database directly. The store's head can lag it: on
+   * PostgreSQL, readers stop below any transaction open on the server, and other test files hold
+   * some. This moves exactly when something is written.
+   */
+  readonly newest: () => Promise<number>
 }
 
 export const sqliteDatabase = (): Database => {
@@ -92,7 +101,17 @@ export const sqliteDatabase = (): Database => {
   return {
     url: join(dir, "chronicle.db"),
     label: "SQLite",
-    drop: async () => rmSync(dir, { recursive: true, force: true })
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+    newest: () =>
+      Effect.runPromise(
+        Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql<{ n: number }>`SELECT coalesce(max(position), 0) AS n FROM chronicle_events`
+        ).pipe(
+          Effect.map((rows) => Number(rows[0].n)),
+          Effect.provide(SqliteClient.layer({ filename: join(dir, "chronicle.db"), readonly: true }))
+        )
+      )
   }
 }
 
@@ -108,6 +127,15 @@ export const postgresDatabase = async (pgUrl: string): Promise<Database> => {
   return {
     url: url.toString(),
     label: "PostgreSQL",
+    newest: async () => {
+      const client = new pg.Client({ connectionString: url.toString() })
+      await client.connect()
+      try {
+        return Number((await client.query("SELECT coalesce(max(position), 0) AS n FROM chronicle_events")).rows[0].n)
+      } finally {
+        await client.end()
+      }
+    },
     drop: async () => {
       const client = new pg.Client({ connectionString: pgUrl })
       await client.connect()
