@@ -150,6 +150,10 @@ const directConnection = (options: Options, transactions: Transactions) =>
       }
       return statement
     }
+    // a failed COMMIT may already have ended the transaction
+    const rollback = () => {
+      if (db.inTransaction) prepared("ROLLBACK").run()
+    }
     const failure = (cause: unknown) =>
       isBusy(cause) ? Busy : new SqlError({ cause, message: "Failed to execute statement" })
     const connection: DirectConnection = {
@@ -158,6 +162,23 @@ const directConnection = (options: Options, transactions: Transactions) =>
         try {
           return prepared(text).run(...params)
         } catch (cause) {
+          return failure(cause)
+        }
+      },
+      transaction: (body, keep) => {
+        if (transactions.open > 0) return Busy
+        try {
+          prepared("BEGIN IMMEDIATE").run()
+        } catch (cause) {
+          return failure(cause)
+        }
+        try {
+          const result = body()
+          if (keep(result)) prepared("COMMIT").run()
+          else rollback()
+          return result
+        } catch (cause) {
+          rollback()
           return failure(cause)
         }
       },

@@ -40,20 +40,21 @@ const sqliteText = (count: number) => {
 }
 
 /**
- * SQLite: plain inserts at versions `after + 1, after + 2, ...`. The unique (stream, version) index
- * refuses a version already taken and a trigger refuses a gap or a deleted stream, so a stale
- * `after` inserts nothing.
+ * SQLite: plain inserts at versions `after + 1, after + 2, ...`, `rowsEach` rows a statement. The
+ * unique (stream, version) index refuses a version already taken and a trigger refuses a gap or a
+ * deleted stream, so a stale `after` inserts nothing.
  */
 export const sqliteAppend = (
   streamId: string,
   after: number,
   events: ReadonlyArray<EncodedEvent>,
-  now: number
+  now: number,
+  rowsEach = rowsPerStatement
 ): Array<{ readonly text: string; readonly params: Array<unknown>; readonly rows: number }> => {
   const category = categoryOf(streamId)
   const statements: Array<{ text: string; params: Array<unknown>; rows: number }> = []
-  for (let start = 0; start < events.length; start += rowsPerStatement) {
-    const end = Math.min(start + rowsPerStatement, events.length)
+  for (let start = 0; start < events.length; start += rowsEach) {
+    const end = Math.min(start + rowsEach, events.length)
     const params: Array<unknown> = []
     for (let i = start; i < end; i++) {
       const e = events[i]
