@@ -7,7 +7,8 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
 const root = resolve(import.meta.dirname, "..")
-const run = (cmd, args, cwd = root) => execFileSync(cmd, args, { cwd, stdio: "inherit", env: process.env })
+const run = (cmd, args, cwd = root, timeout) =>
+  execFileSync(cmd, args, { cwd, stdio: "inherit", env: process.env, timeout })
 const pnpm = (args, cwd) =>
   run(
     process.env.npm_execpath ? process.execPath : "pnpm",
@@ -100,12 +101,7 @@ for (const name of Object.keys(files)) {
   console.log(`\n== ${name}: import and run every entry point`)
   copyFileSync(join(root, "scripts", "smoke", `${short}.mjs`), join(scratch, `${short}.mjs`))
   // a smoke script that does not exit left something open: fail it rather than wait forever
-  execFileSync(process.execPath, [join(scratch, `${short}.mjs`)], {
-    cwd: scratch,
-    stdio: "inherit",
-    env: process.env,
-    timeout: 60_000
-  })
+  run(process.execPath, [join(scratch, `${short}.mjs`)], scratch, 60_000)
   // a `testing` entry runs inside Vitest
   if (existsSync(join(root, "scripts", "smoke", `${short}.test.mjs`))) {
     copyFileSync(join(root, "scripts", "smoke", `${short}.test.mjs`), join(scratch, `${short}.test.mjs`))

@@ -118,7 +118,7 @@ const loadDriver = (): typeof BetterSqlite3 =>
 const isBusy = (cause: unknown) => String((cause as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY")
 
 /**
- * A second connection to the file, for appends to one stream (decision 0007). It never waits for
+ * A second connection to the file, for appends (decision 0007). It never waits for
  * the write lock (timeout 0): when another process holds it, or a transaction is open on the
  * client, the append goes through the client, which waits. Opened once the client has put the
  * file in WAL mode; its statements are prepared on first use, after the store's migrations. None
@@ -140,7 +140,7 @@ const directConnection = (options: Options, transactions: Transactions) =>
       }),
       (db) => Effect.sync(() => db.close())
     )
-    // one prepared statement per text: the store's INSERTs differ only in their row count
+    // one prepared statement per text: the store's few statements, its INSERTs by row count
     const statements = new Map<string, BetterSqlite3.Statement>()
     const prepared = (text: string) => {
       let statement = statements.get(text)
@@ -157,10 +157,18 @@ const directConnection = (options: Options, transactions: Transactions) =>
     const failure = (cause: unknown) =>
       isBusy(cause) ? Busy : new SqlError({ cause, message: "Failed to execute statement" })
     const connection: DirectConnection = {
-      insert: (text, params) => {
+      run: (text, params) => {
         if (transactions.open > 0) return Busy
         try {
           return prepared(text).run(...params)
+        } catch (cause) {
+          return failure(cause)
+        }
+      },
+      get: <Row extends object>(text: string, params: ReadonlyArray<unknown>) => {
+        if (transactions.open > 0) return Busy
+        try {
+          return prepared(text).get(...params) as Row | undefined
         } catch (cause) {
           return failure(cause)
         }
@@ -179,16 +187,6 @@ const directConnection = (options: Options, transactions: Transactions) =>
           return result
         } catch (cause) {
           rollback()
-          return failure(cause)
-        }
-      },
-      version: (streamId) => {
-        if (transactions.open > 0) return Busy
-        try {
-          const row = prepared("SELECT coalesce(max(version), 0) AS v FROM chronicle_events WHERE stream_id = ?")
-            .get(streamId) as { v: number }
-          return row.v
-        } catch (cause) {
           return failure(cause)
         }
       }

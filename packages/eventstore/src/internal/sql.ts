@@ -13,7 +13,13 @@ import type { StoredId } from "./append.js"
 import { makeService } from "./service.js"
 import { migrate } from "./sqlSchema.js"
 import type { EncodedEvent } from "./sqlStatements.js"
-import { pgAppend, positionsPerTransaction, rowsPerStatement, sqliteAppend } from "./sqlStatements.js"
+import {
+  pgAppend,
+  positionsPerTransaction,
+  rowsPerStatement,
+  sqliteAppend,
+  sqliteVersionText
+} from "./sqlStatements.js"
 
 export interface SqlOptions {
   /** How often readers look for events written by other processes (default 100 ms). */
@@ -56,18 +62,36 @@ export const Busy: unique symbol = Symbol.for("@chronicle/eventstore/Busy")
  * within one call, in its own implicit transaction, and never waits for the write lock.
  */
 export interface DirectConnection {
-  /** Runs one of the store's INSERTs. */
-  readonly insert: (
+  /** Runs a statement that writes. */
+  readonly run: (text: string, params: ReadonlyArray<unknown>) => Inserted | typeof Busy | SqlError
+  /** Runs a query and returns its first row. */
+  readonly get: <Row extends object>(
     text: string,
     params: ReadonlyArray<unknown>
-  ) => { readonly changes: number; readonly lastInsertRowid: number | bigint } | typeof Busy | SqlError
-  /** The number of events a stream holds, as committed now. */
-  readonly version: (streamId: string) => number | typeof Busy | SqlError
+  ) => Row | undefined | typeof Busy | SqlError
   /**
    * Runs `body` in a transaction that takes the write lock first (BEGIN IMMEDIATE): committed if
    * `keep` accepts what it returns, rolled back otherwise.
    */
   readonly transaction: <A>(body: () => A, keep: (result: A) => boolean) => A | typeof Busy | SqlError
+}
+
+/** What a SQLite INSERT reports. */
+interface Inserted {
+  readonly changes: number
+  readonly lastInsertRowid: number | bigint
+}
+
+/**
+ * SQLite numbers the rows of one INSERT consecutively (each takes max(position) + 1 under the
+ * write lock), so its positions follow from the last row id and the count: no RETURNING rows.
+ * `false` when the statement inserted fewer rows than asked.
+ */
+const collectPositions = (result: Inserted, rows: number, positions: Array<number>): boolean => {
+  if (result.changes !== rows) return false
+  const last = Number(result.lastInsertRowid)
+  for (let p = last - rows + 1; p <= last; p++) positions.push(p)
+  return true
 }
 
 // the largest INTEGER both dialects store
@@ -289,8 +313,6 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
             : sqliteInsert(append.streamId, v, events, now))
     }
 
-    // SQLite numbers the rows of one INSERT consecutively (each takes max(position) + 1 under the
-    // write lock), so the positions follow from the last row id and the count: no RETURNING rows.
     const sqliteInsert = (
       streamId: string,
       after: number,
@@ -299,15 +321,14 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
     ): Effect.Effect<AppendResult, NotInserted | SqlError> => {
       const statements = sqliteAppend(streamId, after, events, now)
       const positions: Array<number> = []
-      const collect = (result: unknown, rows: number): Effect.Effect<void, NotInserted> => {
-        const { changes, lastInsertRowid } = result as { changes: number; lastInsertRowid: number | bigint }
-        if (changes !== rows) return Effect.fail(new NotInserted())
-        const last = Number(lastInsertRowid)
-        for (let p = last - rows + 1; p <= last; p++) positions.push(p)
-        return Effect.void
-      }
       const run = (statement: typeof statements[number]) =>
-        Effect.flatMap(sql.unsafe(statement.text, statement.params).raw, (result) => collect(result, statement.rows))
+        Effect.flatMap(
+          sql.unsafe(statement.text, statement.params).raw,
+          (result) =>
+            collectPositions(result as Inserted, statement.rows, positions)
+              ? Effect.void
+              : Effect.fail(new NotInserted())
+        )
       return (statements.length === 1 ? run(statements[0]) : Effect.forEach(statements, run, { discard: true })).pipe(
         Effect.catchIf(
           (error): error is SqlError => error._tag === "SqlError" && refused(error),
@@ -459,72 +480,57 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         })
       })
 
-    /** The version a SQLite append inserts after, read on the direct connection when it must be. */
-    const directAfter = (append: StreamAppend, connection: DirectConnection) => {
-      const expected = append.expected
-      if (expected._tag === "Exact") return expected.version
-      if (expected._tag === "NoStream") return 0
-      const version = connection.version(append.streamId)
-      return typeof version === "number" && expected._tag === "StreamExists" && version === 0
-        ? new NotInserted()
-        : version
-    }
+    type DirectFailure = NotInserted | SqlError | typeof Busy
+    const failed = (outcome: unknown): outcome is DirectFailure =>
+      outcome === Busy || outcome instanceof NotInserted || outcome instanceof SqlError
 
-    // Several streams or many events, in one transaction on the direct connection: one prepared
-    // single-row INSERT per event (measured: faster than statements of 500 rows once no statement
-    // pays the client's cost), so each row's position is its own row id.
-    const insertAllDirect = (call: Call, connection: DirectConnection) => {
-      const results: Array<AppendResult> = []
-      for (let i = 0; i < call.appends.length; i++) {
-        const append = call.appends[i]
-        const after = directAfter(append, connection)
-        if (typeof after !== "number") return after
-        const positions: Array<number> = []
-        for (const statement of sqliteAppend(append.streamId, after, call.encoded[i], call.now, 1)) {
-          const result = connection.insert(statement.text, statement.params)
-          if (result === Busy) return result
-          if (result instanceof SqlError) return refused(result) ? new NotInserted() : result
-          if (result.changes !== 1) return new NotInserted()
-          positions.push(Number(result.lastInsertRowid))
-        }
-        results.push({ streamId: append.streamId, version: after + call.encoded[i].length, positions })
+    /** Inserts one stream's events on the direct connection, `rowsEach` rows a statement. */
+    const insertDirect = (
+      append: StreamAppend,
+      events: ReadonlyArray<EncodedEvent>,
+      now: number,
+      rowsEach: number,
+      connection: DirectConnection
+    ): AppendResult | DirectFailure => {
+      const expected = append.expected
+      let after = expected._tag === "Exact" ? expected.version : 0
+      if (expected._tag === "Any" || expected._tag === "StreamExists") {
+        const row = connection.get<{ v: number }>(sqliteVersionText, [append.streamId])
+        if (failed(row)) return row
+        after = row?.v ?? 0
+        if (expected._tag === "StreamExists" && after === 0) return new NotInserted()
       }
-      return results
+      const positions: Array<number> = []
+      for (const statement of sqliteAppend(append.streamId, after, events, now, rowsEach)) {
+        const result = connection.run(statement.text, statement.params)
+        if (failed(result)) return result instanceof SqlError && refused(result) ? new NotInserted() : result
+        if (!collectPositions(result, statement.rows, positions)) return new NotInserted()
+      }
+      return { streamId: append.streamId, version: after + events.length, positions }
     }
 
     // SQLite outside a caller's transaction, on the driver's own connection: the whole append runs
-    // synchronously, in no effect step. `undefined` when another connection holds the write lock
-    // or a transaction runs on the client; a refusal or an error goes the general way.
+    // synchronously, in no effect step. One stream and one statement: in its own implicit
+    // transaction. Several streams or many events: in one transaction, one prepared single-row
+    // INSERT per event (measured: faster than statements of 500 rows once no statement pays the
+    // client's cost). `undefined` when another connection holds the write lock or a transaction
+    // runs on the client; a refusal or an error goes the general way.
     const appendDirect = (call: Call, connection: DirectConnection): Attempted | undefined => {
-      let outcome: ReadonlyArray<AppendResult> | NotInserted | SqlError | typeof Busy
-      if (call.several) {
-        outcome = connection.transaction(() => insertAllDirect(call, connection), Array.isArray)
-      } else {
-        // one statement: its own implicit transaction, no BEGIN and COMMIT around it
-        const append = call.appends[0]
-        const events = call.encoded[0]
-        const after = directAfter(append, connection)
-        if (typeof after !== "number") {
-          outcome = after
-        } else {
-          const [statement] = sqliteAppend(append.streamId, after, events, call.now)
-          const result = connection.insert(statement.text, statement.params)
-          if (result === Busy || result instanceof SqlError) {
-            outcome = result
-          } else if (result.changes !== statement.rows) {
-            outcome = new NotInserted()
-          } else {
-            const last = Number(result.lastInsertRowid)
-            const positions: Array<number> = []
-            for (let p = last - statement.rows + 1; p <= last; p++) positions.push(p)
-            outcome = [{ streamId: append.streamId, version: after + events.length, positions }]
+      const outcome = call.several
+        ? connection.transaction(() => {
+          const results: Array<AppendResult> = []
+          for (let i = 0; i < call.appends.length; i++) {
+            const result = insertDirect(call.appends[i], call.encoded[i], call.now, 1, connection)
+            if (failed(result)) return result
+            results.push(result)
           }
-        }
-      }
+          return results
+        }, Array.isArray)
+        : insertDirect(call.appends[0], call.encoded[0], call.now, rowsPerStatement, connection)
       if (outcome === Busy) return undefined
       if (outcome instanceof SqlError) return recover(refused(outcome) ? new NotInserted() : outcome, call, 0)
       if (outcome instanceof NotInserted) return recover(outcome, call, 0)
-      return Effect.succeed(outcome)
+      return Effect.succeed(Array.isArray(outcome) ? outcome : [outcome])
     }
 
     // Validation and encoding are synchronous, and so is the bookkeeping after the write: an

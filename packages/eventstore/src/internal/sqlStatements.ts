@@ -39,6 +39,9 @@ const sqliteText = (count: number) => {
   return text
 }
 
+/** SQLite: the number of events a stream holds. */
+export const sqliteVersionText = "SELECT coalesce(max(version), 0) AS v FROM chronicle_events WHERE stream_id = ?"
+
 /**
  * SQLite: plain inserts at versions `after + 1, after + 2, ...`, `rowsEach` rows a statement. The
  * unique (stream, version) index refuses a version already taken and a trigger refuses a gap or a
