@@ -1,7 +1,7 @@
 // Starts the real server and worker processes, as `pnpm start` does, on a database of the test's own.
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
@@ -94,6 +94,12 @@ export interface Database {
    * some. This moves exactly when something is written.
    */
   readonly newest: () => Promise<number>
+  /**
+   * Opens a transaction on a connection of its own that has read the events table, and returns
+   * what ends it: on PostgreSQL it holds the store's head below anything written meanwhile, on
+   * SQLite it pins a snapshot of the file.
+   */
+  readonly holdTransaction: () => Promise<() => Promise<void>>
 }
 
 export const sqliteDatabase = (): Database => {
@@ -111,7 +117,18 @@ export const sqliteDatabase = (): Database => {
           Effect.map((rows) => Number(rows[0].n)),
           Effect.provide(SqliteClient.layer({ filename: join(dir, "chronicle.db"), readonly: true }))
         )
+      ),
+    holdTransaction: async () => {
+      const scope = Effect.runSync(Scope.make())
+      const sql = await Effect.runPromise(
+        Effect.map(
+          Layer.buildWithScope(SqliteClient.layer({ filename: join(dir, "chronicle.db") }), scope),
+          Context.get(SqlClient.SqlClient)
+        )
       )
+      await Effect.runPromise(Effect.zipRight(sql`BEGIN`, sql`SELECT count(*) FROM chronicle_events`))
+      return () => Effect.runPromise(Effect.ensuring(Effect.asVoid(sql`COMMIT`), Scope.close(scope, Exit.void)))
+    }
   }
 }
 
@@ -134,6 +151,19 @@ export const postgresDatabase = async (pgUrl: string): Promise<Database> => {
         return Number((await client.query("SELECT coalesce(max(position), 0) AS n FROM chronicle_events")).rows[0].n)
       } finally {
         await client.end()
+      }
+    },
+    holdTransaction: async () => {
+      const client = new pg.Client({ connectionString: url.toString() })
+      await client.connect()
+      await client.query("BEGIN")
+      await client.query("SELECT pg_current_xact_id(), count(*) FROM chronicle_events")
+      return async () => {
+        try {
+          await client.query("COMMIT")
+        } finally {
+          await client.end()
+        }
       }
     },
     drop: async () => {
