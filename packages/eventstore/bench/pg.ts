@@ -1,13 +1,14 @@
 // PostgreSQL cases: ours, raw `pg` as a single guarded INSERT (the unique (stream, version)
 // constraint is the concurrency check) and as a 4-round-trip transaction, and Emmett. Emmett
-// changes pg's type parsers for the whole process, so every case runs in its own process.
+// changes pg's type parsers for the whole process, so every case runs in its own process; each
+// stays up, warmed up, and is timed in blocks that `run.ts` interleaves with the other sides'.
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { PgEventStore } from "@chronicle/eventstore/pg"
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
 import pg from "pg"
-import { gc, metadata, payload, pgAppends, warmupAppends } from "./workload.js"
+import { gc, metadata, payload, warmupAppends } from "./workload.js"
 
 const url = process.env.CHRONICLE_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? "1")
@@ -30,33 +31,55 @@ const inParallel = (append: (writer: number, i: number) => Promise<unknown>): Wr
   })).then(() => undefined)
 }
 
+/** What one block of timed appends measured. */
+export interface Block {
+  readonly opsPerSec: number
+  /** CPU µs per append: this process's, and the server's processes' */
+  readonly clientMicros: number
+  readonly serverMicros: number
+}
+
+/** One side of the comparison, set up and warmed up, timed block by block. */
+export interface Side {
+  readonly settings: string
+  /** Times `appends` appends on fresh streams; `block` numbers them apart. */
+  readonly block: (appends: number, block: number) => Promise<Block>
+  readonly close: () => Promise<void>
+}
+
 /**
- * `concurrency` writers, each appending to its own streams, `pgAppends` appends in all, after a
- * warm-up at the same concurrency: every pooled connection is then open and has run the statements
- * once (a session's first call of a function or prepared statement pays for its planning).
+ * `concurrency` writers, each appending to its own streams, after a warm-up at the same
+ * concurrency: every pooled connection is then open and has run the statements once (a
+ * session's first call of a function or prepared statement pays for its planning).
  */
-const writers = async (run: Writers) => {
-  await run(warmupAppends, 100)
-  const appends = Math.floor(pgAppends / concurrency) * concurrency
-  // the collection and the scan of /proc stay outside the window the CPU figures cover
-  gc()
-  const server = serverCpuMicros()
-  const node = process.cpuUsage()
-  const started = performance.now()
-  await run(appends, 0)
-  const opsPerSec = appends / ((performance.now() - started) / 1000)
-  const used = process.cpuUsage(node)
-  const serverAfter = serverCpuMicros()
-  cpu = {
-    clientMicros: (used.user + used.system) / appends,
-    serverMicros: server === undefined || serverAfter === undefined ? Number.NaN : (serverAfter - server) / appends
+const sideOf = async (run: Writers, settings: string, close: () => Promise<void>): Promise<Side> => {
+  await run(warmupAppends, 0)
+  return {
+    settings,
+    close,
+    block: async (count, block) => {
+      const appends = Math.floor(count / concurrency) * concurrency
+      // the collection and the scan of /proc stay outside the window the CPU figures cover
+      gc()
+      const server = serverCpuMicros()
+      const node = process.cpuUsage()
+      const started = performance.now()
+      await run(appends, (block + 1) * concurrency)
+      const opsPerSec = appends / ((performance.now() - started) / 1000)
+      const used = process.cpuUsage(node)
+      const serverAfter = serverCpuMicros()
+      return {
+        opsPerSec,
+        clientMicros: (used.user + used.system) / appends,
+        serverMicros: server === undefined || serverAfter === undefined ? Number.NaN : (serverAfter - server) / appends
+      }
+    }
   }
-  return opsPerSec
 }
 
 // CPU time per append, on this process and on the server's processes: far steadier than
-// throughput on a shared machine, and it says which side the time goes to.
-let cpu = { clientMicros: Number.NaN, serverMicros: Number.NaN }
+// throughput on a shared machine, and it says which side the time goes to. The server's figure
+// counts every `postgres` process, so it is only meaningful while one side runs at a time.
 const ticksPerSecond = 100
 /** Total CPU of the local `postgres` processes in µs, when they are visible in /proc. */
 const serverCpuMicros = (): number | undefined => {
@@ -87,9 +110,15 @@ const rawTable = `CREATE TABLE IF NOT EXISTS bench_raw_events (
   type TEXT NOT NULL, data JSONB NOT NULL, metadata JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   UNIQUE (stream_id, version))`
 
-const settingsOf = async (pool: pg.Pool) => {
-  const r = await pool.query("SHOW synchronous_commit")
-  return `synchronous_commit=${r.rows[0].synchronous_commit} concurrency=${concurrency}`
+const settingsOf = async () => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const r = await client.query("SHOW synchronous_commit")
+    return `synchronous_commit=${r.rows[0].synchronous_commit} concurrency=${concurrency}`
+  } finally {
+    await client.end()
+  }
 }
 
 const oursWith = async (
@@ -109,18 +138,10 @@ const oursWith = async (
     )
   }
   await runtime.runPromise(EventStore.EventStore)
-  const opsPerSec = await writers(writersOf({ runtime, append }))
-  const pool = new pg.Pool({ connectionString: url, max: 1 })
-  const settings = await settingsOf(pool)
-  await pool.end()
-  await runtime.dispose()
-  return { opsPerSec, settings, cpu }
+  return sideOf(writersOf({ runtime, append }), await settingsOf(), () => runtime.dispose())
 }
 
-export const cases: Record<
-  string,
-  () => Promise<{ opsPerSec: number; settings: string; cpu: { clientMicros: number; serverMicros: number } }>
-> = {
+export const cases: Record<string, () => Promise<Side>> = {
   // ours as an Effect program runs it: each writer a fiber, appending in sequence
   "pg-append/ours": () =>
     oursWith((store) => (appends, firstWriter) => {
@@ -149,10 +170,7 @@ export const cases: Record<
         values: [e.eventId, stream, version + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
       })
     }
-    const opsPerSec = await writers(inParallel(append))
-    const settings = await settingsOf(pool)
-    await pool.end()
-    return { opsPerSec, settings, cpu }
+    return sideOf(inParallel(append), await settingsOf(), () => pool.end())
   },
 
   async "pg-append/raw-tx"() {
@@ -184,10 +202,7 @@ export const cases: Record<
         client.release()
       }
     }
-    const opsPerSec = await writers(inParallel(append))
-    const settings = await settingsOf(pool)
-    await pool.end()
-    return { opsPerSec, settings, cpu }
+    return sideOf(inParallel(append), await settingsOf(), () => pool.end())
   },
 
   async "pg-append/emmett"() {
@@ -199,11 +214,6 @@ export const cases: Record<
         expectedStreamVersion: BigInt(version)
       })
     }
-    const opsPerSec = await writers(inParallel(append))
-    await store.close()
-    const pool = new pg.Pool({ connectionString: url, max: 1 })
-    const settings = await settingsOf(pool)
-    await pool.end()
-    return { opsPerSec, settings, cpu }
+    return sideOf(inParallel(append), await settingsOf(), () => store.close())
   }
 }

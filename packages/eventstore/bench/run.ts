@@ -1,6 +1,8 @@
 // `pnpm bench`: each case in its own process, interleaved over a few rounds; prints medians, the
-// spread and the ratios the issue asks for.
-import { execFileSync } from "node:child_process"
+// spread and the ratios the issue asks for. SQLite cases run once per process per round; the
+// PostgreSQL sides stay up side by side and are timed in alternating blocks, so a change in the
+// machine's load reaches every side alike.
+import { type ChildProcess, execFileSync, fork } from "node:child_process"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
@@ -39,44 +41,92 @@ const pgCases = [
   "pg-append/raw-tx",
   "pg-append/emmett"
 ]
-const plan = [
-  ...sqliteCases.map((name) => ({ name, label: name, env: {} })),
-  ...(pgUp
-    ? [1, 8].flatMap((c) =>
-      pgCases.map((name) => ({ name, label: `${name} c=${c}`, env: { BENCH_CONCURRENCY: String(c) } }))
-    )
-    : [])
-].filter((c) => only === undefined || c.label.includes(only))
+const sqlitePlan = sqliteCases.filter((name) => only === undefined || name.includes(only))
+const pgPlan = (pgUp ? [1, 8] : []).map((concurrency) => ({
+  concurrency,
+  // about a second of appends for our side
+  appends: Number(process.env.BENCH_PG_APPENDS ?? (concurrency === 1 ? "1500" : "4000")),
+  names: pgCases.filter((name) => only === undefined || `${name} c=${concurrency}`.includes(only))
+})).filter((group) => group.names.length > 0)
+const pgRounds = Number(process.env.BENCH_PG_ROUNDS ?? "7")
 
 const results = new Map<string, Array<number>>()
 const settings = new Map<string, string>()
 // CPU µs per operation (PostgreSQL cases): this process's and the server's
 const cpu = new Map<string, Array<{ clientMicros: number; serverMicros: number }>>()
+const record = (label: string, opsPerSec: number) => {
+  results.set(label, [...(results.get(label) ?? []), opsPerSec])
+}
+const execArgv = ["--expose-gc", "--import", "tsx", "--conditions=@chronicle/source"]
+
 for (let round = 1; round <= rounds; round++) {
-  for (const c of plan) {
-    const out = execFileSync(process.execPath, [
-      "--expose-gc",
-      "--import",
-      "tsx",
-      "--conditions=@chronicle/source",
-      here,
-      c.name
-    ], {
-      env: { ...process.env, ...c.env },
+  for (const name of sqlitePlan) {
+    const out = execFileSync(process.execPath, [...execArgv, here, name], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"]
     })
-    const line = out.trim().split("\n").at(-1) ?? "{}"
-    const parsed = JSON.parse(line) as {
-      opsPerSec: number
-      settings: string
-      cpu?: { clientMicros: number; serverMicros: number }
-    }
-    results.set(c.label, [...(results.get(c.label) ?? []), parsed.opsPerSec])
-    settings.set(c.label, parsed.settings)
-    if (parsed.cpu !== undefined) cpu.set(c.label, [...(cpu.get(c.label) ?? []), parsed.cpu])
-    process.stderr.write(`round ${round} ${c.label}: ${Math.round(parsed.opsPerSec)}/s\n`)
+    const parsed = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { opsPerSec: number; settings: string }
+    record(name, parsed.opsPerSec)
+    settings.set(name, parsed.settings)
+    process.stderr.write(`round ${round} ${name}: ${Math.round(parsed.opsPerSec)}/s\n`)
   }
+}
+
+interface Block {
+  readonly opsPerSec: number
+  readonly clientMicros: number
+  readonly serverMicros: number
+}
+/** A PostgreSQL side in its own process, warmed up and waiting for blocks to time. */
+const startSide = async (name: string, concurrency: number) => {
+  const child: ChildProcess = fork(here, [name], {
+    execArgv,
+    env: { ...process.env, BENCH_CONCURRENCY: String(concurrency) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"]
+  })
+  const next = <A>() =>
+    new Promise<A>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`${name} exited with ${code}`))
+      child.once("exit", onExit)
+      child.once("message", (message) => {
+        child.off("exit", onExit)
+        resolve(message as A)
+      })
+    })
+  const ready = await next<{ settings: string }>()
+  return {
+    settings: ready.settings,
+    block: (appends: number, block: number) => {
+      const answer = next<Block>()
+      child.send({ appends, block })
+      return answer
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve())
+        child.send("done")
+      })
+  }
+}
+
+for (const group of pgPlan) {
+  const sides: Array<{ label: string; side: Awaited<ReturnType<typeof startSide>> }> = []
+  // warmed up one at a time, so no side's warm-up slows another's timed block
+  for (const name of group.names) {
+    sides.push({ label: `${name} c=${group.concurrency}`, side: await startSide(name, group.concurrency) })
+  }
+  for (let round = 0; round < pgRounds; round++) {
+    // the order rotates, so no side always follows the same one
+    for (let k = 0; k < sides.length; k++) {
+      const { label, side } = sides[(round + k) % sides.length]
+      const block = await side.block(group.appends, round)
+      record(label, block.opsPerSec)
+      settings.set(label, side.settings)
+      cpu.set(label, [...(cpu.get(label) ?? []), block])
+      process.stderr.write(`round ${round + 1} ${label}: ${Math.round(block.opsPerSec)}/s\n`)
+    }
+  }
+  for (const { side } of sides) await side.stop()
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -87,7 +137,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 const med = (label: string) => median(results.get(label) ?? [Number.NaN])
 
 console.log(
-  `\n@chronicle/eventstore benchmark: node ${process.version}, ${cpus().length} cores, ${rounds} rounds, medians (events/s)`
+  `\n@chronicle/eventstore benchmark: node ${process.version}, ${cpus().length} cores, ${rounds} rounds of the SQLite cases, ${pgRounds} interleaved blocks of each PostgreSQL case, medians (events/s)`
 )
 console.log(`| case | median | min–max | CPU µs/op client + server | settings |\n|---|---:|---:|---:|---|`)
 for (const [label, xs] of results) {

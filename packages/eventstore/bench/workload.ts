@@ -17,9 +17,6 @@ export const appendsPerStream = 10
 export const batchEvents = 100_000
 export const batchSize = 1_000
 export const readEvents = 10_000
-// long enough that a run of 8 writers lasts about a second here, and the timed window is not
-// mostly the tail of the warm-up (session 5: 2,000 appends measured 35% below 16,000 at c=8)
-export const pgAppends = Number(process.env.BENCH_PG_APPENDS ?? "10000")
 // Every side appends this many events before it is timed: the first couple of thousand appends
 // through a fresh process run well below its steady rate (JIT, caches, connections, plan caches).
 export const warmupAppends = 2_000

@@ -68,8 +68,13 @@ const storeWith = (
     // notifications are spaced out (see notifyInterval); a lost one only delays a reader until its poll
     const { notifyInterval, ...storeOptions } = options
     // not `PgClient.notify`: it binds the payload as a parameter, which NOTIFY refuses (so every
-    // call failed, and cost the pool a connection), and its listener drops empty payloads
-    const notify = pg`SELECT pg_notify(${channel}, 'append')`
+    // call failed, and cost the pool a connection), and its listener drops empty payloads. On a
+    // pool of the store's own it is a prepared statement: about half the client CPU.
+    const notifyText = `SELECT pg_notify('${channel}', 'append')`
+    const prepared = owned?.driver.prepared
+    const notify = prepared === undefined
+      ? pg.unsafe(notifyText)
+      : Effect.async<void>((resume) => prepared("chronicle_notify", notifyText, [], () => resume(Effect.void)))
     yield* Queue.take(changed).pipe(
       // uninterruptible: a notify cut off while its connection is still opening would leave that
       // connection open after the pool has closed, and keep the process alive
