@@ -8,6 +8,7 @@ import type { Envelope } from "@chronicle/domain"
 import { Effect, Either, ParseResult, Schema, SchemaAST } from "effect"
 import type { EventData, RecordedEvent } from "./EventStore.js"
 import { EventDecodeError } from "./EventStoreError.js"
+import { compileByTag, Unmatched } from "./internal/compiledDecoder.js"
 
 /**
  * Turns the stored data of one event type at one schema version into the data of the next version.
@@ -134,6 +135,8 @@ export const make = <A extends { readonly _tag: string }, I>(
   // every error for its report
   const decodeData = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })
   const explain = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  // plain structs decode through compiled checks; the generic decoder handles the rest, and refusals
+  const compiledByTag = compileByTag(schema.ast)
   const currentVersion = (type: string) => versions[type] ?? 1
 
   const encode = (event: A, eventOptions: EventOptions = {}): EventData => ({
@@ -182,13 +185,20 @@ export const make = <A extends { readonly _tag: string }, I>(
   const decodeOne = (recorded: RecordedEvent): Envelope.EventEnvelope<A> | EventDecodeError => {
     const upcasted = upcast(recorded)
     if (upcasted instanceof Refused) return refusal(recorded, upcasted.reason)
-    const decoded = decodeData(upcasted)
-    if (Either.isLeft(decoded)) {
-      const everyError = explain(upcasted)
-      return refusal(
-        recorded,
-        ParseResult.TreeFormatter.formatErrorSync(Either.isLeft(everyError) ? everyError.left : decoded.left)
-      )
+    const compiled = isRecord(upcasted) && typeof upcasted._tag === "string"
+      ? compiledByTag.get(upcasted._tag)
+      : undefined
+    let data = compiled === undefined ? Unmatched : compiled(upcasted)
+    if (data === Unmatched) {
+      const decoded = decodeData(upcasted)
+      if (Either.isLeft(decoded)) {
+        const everyError = explain(upcasted)
+        return refusal(
+          recorded,
+          ParseResult.TreeFormatter.formatErrorSync(Either.isLeft(everyError) ? everyError.left : decoded.left)
+        )
+      }
+      data = decoded.right
     }
     // built field by field: one object shape for every envelope, cheaper than a spread
     return {
@@ -202,7 +212,7 @@ export const make = <A extends { readonly _tag: string }, I>(
       correlationId: recorded.correlationId,
       causationId: recorded.causationId,
       metadata: recorded.metadata,
-      data: decoded.right
+      data: data as A
     }
   }
 
