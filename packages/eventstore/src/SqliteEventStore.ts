@@ -118,7 +118,7 @@ const loadDriver = (): typeof BetterSqlite3 =>
 const isBusy = (cause: unknown) => String((cause as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY")
 
 /**
- * A second connection to the file, for appends (decision 0007). It never waits for
+ * A second connection to the file, for appends and reads (decision 0007). It never waits for
  * the write lock (timeout 0): when another process holds it, or a transaction is open on the
  * client, the append goes through the client, which waits. Opened once the client has put the
  * file in WAL mode; its statements are prepared on first use, after the store's migrations. None
@@ -150,6 +150,16 @@ const directConnection = (options: Options, transactions: Transactions) =>
       }
       return statement
     }
+    // reads return rows as arrays, on statements of their own kept in that mode
+    const readers = new Map<string, BetterSqlite3.Statement>()
+    const reader = (text: string) => {
+      let statement = readers.get(text)
+      if (statement === undefined) {
+        statement = db.prepare(text).raw(true)
+        readers.set(text, statement)
+      }
+      return statement
+    }
     // a failed COMMIT may already have ended the transaction
     const rollback = () => {
       if (db.inTransaction) prepared("ROLLBACK").run()
@@ -169,6 +179,14 @@ const directConnection = (options: Options, transactions: Transactions) =>
         if (transactions.open > 0) return Busy
         try {
           return prepared(text).get(...params) as Row | undefined
+        } catch (cause) {
+          return failure(cause)
+        }
+      },
+      // a read needs no lock: it sees what was committed when it started, whatever the client does
+      rows: (text, params) => {
+        try {
+          return reader(text).all(...params)
         } catch (cause) {
           return failure(cause)
         }

@@ -1,4 +1,4 @@
-// SQLite appends to one stream run on a second connection of the store's own (decision 0007).
+// SQLite appends to one stream, and reads, run on a second connection of the store's own (decision 0007).
 // These check that it never gets in the way of the client's own transactions.
 import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
@@ -54,6 +54,30 @@ describe("SQLite appends beside the client's transactions", () => {
       assert.strictEqual(yield* Fiber.join(transaction), "abandoned")
       assert.deepStrictEqual((yield* store.readAll()).map((e) => e.streamId), ["Order-y"])
       assert.strictEqual((yield* store.streamInfo("Order-x")).version, 0)
+    }).pipe(Effect.provide(fileStore())))
+
+  it.live("reads inside a transaction see its own writes; reads beside it see only what is committed, at once", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      yield* store.append("Cart-1", [event(0)], ExpectedVersion.NoStream)
+      const transaction = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* store.append("Cart-1", [event(1)], ExpectedVersion.exact(1))
+        const own = [
+          (yield* store.readStream("Cart-1")).length,
+          (yield* store.readAll({ filter: EventStore.category("Cart") })).length
+        ]
+        yield* Effect.sleep("300 millis")
+        return own
+      })).pipe(Effect.fork)
+      yield* Effect.sleep("100 millis")
+      // the transaction is still open: this read neither waits for it nor sees its write
+      const started = Date.now()
+      const beside = yield* store.readStream("Cart-1")
+      assert.isBelow(Date.now() - started, 150)
+      assert.strictEqual(beside.length, 1)
+      assert.deepStrictEqual(yield* Fiber.join(transaction), [2, 2])
+      assert.strictEqual((yield* store.readStream("Cart-1")).length, 2)
     }).pipe(Effect.provide(fileStore())))
 
   it.live("an in-memory database has no second connection and still appends and reads", () =>
