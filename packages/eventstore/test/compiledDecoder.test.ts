@@ -21,7 +21,9 @@ const leaves: ReadonlyArray<AnySchema> = [
   Schema.Undefined,
   Schema.Unknown,
   // a transformation: never compiled, so a struct holding it is not either
-  Schema.Date
+  Schema.Date,
+  // a fallback turns a refusal into a value: never compiled either
+  Schema.Literal("x", "y").annotations({ decodingFallback: () => Either.right("x" as const) })
 ]
 
 const schemas: fc.Arbitrary<AnySchema> = fc.letrec<{ schema: AnySchema }>((tie) => ({
@@ -60,12 +62,26 @@ const ordered = (value: unknown): unknown =>
     ? "<undefined>"
     : value
 
-/** Inputs for a schema: valid ones, valid ones with an extra key, and anything at all. */
+const isObject = (v: unknown): v is object => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** Every object in it is plain, as JSON.parse makes them. */
+const plainAll = (value: unknown): boolean =>
+  Array.isArray(value)
+    ? value.every(plainAll)
+    : typeof value === "object" && value !== null
+    ? [Object.prototype, null].includes(Object.getPrototypeOf(value)) && Object.values(value).every(plainAll)
+    : true
+
+/**
+ * Inputs for a schema: valid ones, valid ones with an extra key, valid ones on a prototype of their
+ * own (left to Schema), and anything at all.
+ */
 const inputs = (schema: AnySchema): fc.Arbitrary<unknown> => {
   const valid = Arbitrary.make(Schema.encodedSchema(schema))
   return fc.oneof(
     valid,
-    valid.map((v) => typeof v === "object" && v !== null && !Array.isArray(v) ? { ...v, extra: 1 } : v),
+    valid.map((v) => isObject(v) ? { ...v, extra: 1 } : v),
+    valid.map((v) => isObject(v) ? Object.assign(Object.create({ inherited: 1, _tag: "a" }), v) : v),
     fc.jsonValue(),
     fc.anything()
   )
@@ -89,9 +105,11 @@ describe("the compiled decoder", () => {
             const expected = generic(value)
             if (Either.isLeft(expected)) {
               assert.strictEqual(fast, Unmatched, `Schema refused ${JSON.stringify(value)} for ${String(schema)}`)
-            } else {
-              assert.notStrictEqual(fast, Unmatched, `Schema accepted ${JSON.stringify(value)} for ${String(schema)}`)
+            } else if (fast !== Unmatched) {
               assert.deepStrictEqual(ordered(fast), ordered(expected.right))
+            } else {
+              // only an input that is not plain JSON data may be left to Schema
+              assert.isFalse(plainAll(value), `Schema accepted ${JSON.stringify(value)} for ${String(schema)}`)
             }
           }
         }
@@ -108,7 +126,19 @@ describe("the compiled decoder", () => {
     assert.isUndefined(compile(Schema.Record({ key: Schema.String, value: Schema.Number }).ast))
     assert.isUndefined(compile(Schema.Tuple(Schema.String, Schema.Number).ast))
     assert.isUndefined(compile(Schema.Struct({ a: Schema.String }).annotations({ parseOptions: { exact: true } }).ast))
+    const fallback = Schema.Literal("a", "b").annotations({ decodingFallback: () => Either.right("a" as const) })
+    assert.isUndefined(compile(Schema.Struct({ f: Schema.NullOr(fallback) }).ast))
     assert.isDefined(compile(Schema.Struct({ a: Schema.String, b: Schema.Array(Schema.Int) }).ast))
+  })
+
+  it("leaves objects with a prototype of their own to Schema, which picks union members by own keys", () => {
+    const A = Schema.Struct({ _tag: Schema.Literal("A"), n: Schema.Number })
+    const inherited = Object.assign(Object.create({ _tag: "A" }), { n: 1 })
+    assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Schema.NullOr(A))(inherited)))
+    assert.strictEqual(compile(Schema.NullOr(A).ast)?.(inherited), Unmatched)
+    const byTag = compileByTag(Schema.Union(A, Schema.Struct({ _tag: Schema.Literal("B") })).ast)
+    assert.strictEqual(byTag.get("A")?.(inherited), Unmatched)
+    assert.deepStrictEqual(byTag.get("A")?.({ _tag: "A", n: 1 }), { _tag: "A", n: 1 })
   })
 
   it("dispatches by tag only where one member has the tag and compiles", () => {
@@ -148,6 +178,9 @@ describe("the compiled decoder", () => {
       assert.deepStrictEqual(added.data, { _tag: "Added", n: 2 })
       const moved = yield* serializer.decode(recorded("Moved", { _tag: "Moved", to: "x" }))
       assert.instanceOf(moved.data, Moved)
+      // an upcaster's class instance is not plain data: Schema decides, and refuses an inherited tag
+      const inherited = Object.assign(Object.create({ _tag: "Added" }), { n: 1 })
+      assert.strictEqual((yield* Effect.flip(serializer.decode(recorded("Added", inherited))))._tag, "EventDecodeError")
       const refused = yield* Effect.flip(serializer.decode(recorded("Added", { _tag: "Added", n: 1.5 })))
       assert.strictEqual(refused._tag, "EventDecodeError")
       assert.include(refused.reason, "Expected an integer")

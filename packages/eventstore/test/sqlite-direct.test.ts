@@ -4,7 +4,7 @@ import { EventStore, ExpectedVersion } from "@chronicle/eventstore"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -67,7 +67,7 @@ describe("SQLite appends beside the client's transactions", () => {
           (yield* store.readStream("Cart-1")).length,
           (yield* store.readAll({ filter: EventStore.category("Cart") })).length
         ]
-        yield* Effect.sleep("300 millis")
+        yield* Effect.sleep("400 millis")
         return own
       })).pipe(Effect.fork)
       yield* Effect.sleep("100 millis")
@@ -76,8 +76,15 @@ describe("SQLite appends beside the client's transactions", () => {
       const beside = yield* store.readStream("Cart-1")
       assert.isBelow(Date.now() - started, 150)
       assert.strictEqual(beside.length, 1)
+      // nor does a subscription, which reads the head first
+      const subscribed = Date.now()
+      const first = yield* store.subscribe({ filter: EventStore.category("Cart") }).pipe(Stream.runHead)
+      assert.isBelow(Date.now() - subscribed, 150)
+      assert.strictEqual(Option.getOrThrow(first).streamVersion, 1)
+      assert.strictEqual(yield* store.head, 1)
       assert.deepStrictEqual(yield* Fiber.join(transaction), [2, 2])
       assert.strictEqual((yield* store.readStream("Cart-1")).length, 2)
+      assert.strictEqual(yield* store.head, 2)
     }).pipe(Effect.provide(fileStore())))
 
   it.live("an in-memory database has no second connection and still appends and reads", () =>

@@ -17,13 +17,21 @@ export type CompiledDecoder = (input: unknown) => unknown
 
 const options: SchemaAST.ParseOptions = { onExcessProperty: "ignore" }
 
-const isRecord = (input: unknown): input is Record<string, unknown> =>
-  typeof input === "object" && input !== null && !Array.isArray(input)
+// Only plain objects (what JSON.parse makes): `Schema` picks a union member by its own keys, and an
+// instance of a class or an object with a prototype of its own is left to it.
+export const isPlainObject = (input: unknown): input is Record<string, unknown> => {
+  if (typeof input !== "object" || input === null) return false
+  const prototype = Object.getPrototypeOf(input)
+  return prototype === Object.prototype || prototype === null
+}
 
 const hasOwn = (input: object, key: string) => Object.prototype.hasOwnProperty.call(input, key)
 
-// a node that sets its own parse options decodes differently from what is compiled here
-const plain = (ast: SchemaAST.AST) => Option.isNone(SchemaAST.getParseOptionsAnnotation(ast))
+// a node that sets its own parse options decodes differently from what is compiled here, and one
+// with a decoding fallback turns a failure into a value (which, in a union, another member's
+// success must not hide)
+const plain = (ast: SchemaAST.AST) =>
+  Option.isNone(SchemaAST.getParseOptionsAnnotation(ast)) && Option.isNone(SchemaAST.getDecodingFallbackAnnotation(ast))
 
 /** A decoder whose success is its input unchanged, and which never accepts an object or array. */
 const primitive = (ast: SchemaAST.AST): ((input: unknown) => boolean) | undefined => {
@@ -112,7 +120,7 @@ export const compile = (ast: SchemaAST.AST): CompiledDecoder | undefined => {
         properties.push({ name: signature.name, optional: signature.isOptional, decode })
       }
       return (input) => {
-        if (!isRecord(input)) return Unmatched
+        if (!isPlainObject(input)) return Unmatched
         const out: Record<string, unknown> = {}
         for (const { decode, name, optional } of properties) {
           // as the generic parser does: a missing required key is decoded as undefined

@@ -139,7 +139,8 @@ const sqliteReads = {
     `SELECT ${columns} FROM chronicle_events WHERE stream_id = ? AND version >= ? ORDER BY version ASC LIMIT ?`,
   streamBackwards:
     `SELECT ${columns} FROM chronicle_events WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`,
-  tombstone: "SELECT stream_id FROM chronicle_tombstones WHERE stream_id = ?"
+  tombstone: "SELECT stream_id FROM chronicle_tombstones WHERE stream_id = ?",
+  head: "SELECT max(position) AS head FROM chronicle_events"
 }
 
 // SQLite keeps JSON as text; PostgreSQL's driver hands jsonb back already parsed
@@ -668,10 +669,14 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         return (rows as ReadonlyArray<EventRow>).map(recorded)
       })
 
-    const head = sql<
-      { head: number | string | null }
-    >`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.pipe(
-      Effect.map((rows) => Number(rows[0]?.head ?? 0)),
+    // on the same connection as the pages a subscription reads after it: a head read on the client
+    // inside another fiber's open transaction could count rows that page does not see
+    const head = selectRows(
+      sql`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.values,
+      sqliteReads.head,
+      []
+    ).pipe(
+      Effect.map((rows) => Number((rows as ReadonlyArray<readonly [number | string | null]>)[0]?.[0] ?? 0)),
       Effect.mapError(storeError("head"))
     )
 
