@@ -6,6 +6,7 @@ import { type ChildProcess, execFileSync, fork } from "node:child_process"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
+import type { Block } from "./pg.js"
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? "3")
 const only = process.env.BENCH_ONLY
@@ -72,11 +73,6 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
-interface Block {
-  readonly opsPerSec: number
-  readonly clientMicros: number
-  readonly serverMicros: number
-}
 /** A PostgreSQL side in its own process, warmed up and waiting for blocks to time. */
 const startSide = async (name: string, concurrency: number) => {
   const child: ChildProcess = fork(here, [name], {
