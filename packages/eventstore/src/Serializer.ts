@@ -8,7 +8,7 @@ import type { Envelope } from "@chronicle/domain"
 import { Effect, Either, ParseResult, Schema, SchemaAST } from "effect"
 import type { EventData, RecordedEvent } from "./EventStore.js"
 import { EventDecodeError } from "./EventStoreError.js"
-import { compileByTag, isPlainObject, Unmatched } from "./internal/compiledDecoder.js"
+import { compileByTag, Unmatched } from "./internal/compiledDecoder.js"
 
 /**
  * Turns the stored data of one event type at one schema version into the data of the next version.
@@ -185,7 +185,8 @@ export const make = <A extends { readonly _tag: string }, I>(
   const decodeOne = (recorded: RecordedEvent): Envelope.EventEnvelope<A> | EventDecodeError => {
     const upcasted = upcast(recorded)
     if (upcasted instanceof Refused) return refusal(recorded, upcasted.reason)
-    const compiled = isPlainObject(upcasted) && typeof upcasted._tag === "string"
+    // a compiled decoder takes plain objects only, and leaves any other to Schema
+    const compiled = isRecord(upcasted) && typeof upcasted._tag === "string"
       ? compiledByTag.get(upcasted._tag)
       : undefined
     let data = compiled === undefined ? Unmatched : compiled(upcasted)

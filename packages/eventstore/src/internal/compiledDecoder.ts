@@ -19,7 +19,7 @@ const options: SchemaAST.ParseOptions = { onExcessProperty: "ignore" }
 
 // Only plain objects (what JSON.parse makes): `Schema` picks a union member by its own keys, and an
 // instance of a class or an object with a prototype of its own is left to it.
-export const isPlainObject = (input: unknown): input is Record<string, unknown> => {
+const isPlainObject = (input: unknown): input is Record<string, unknown> => {
   if (typeof input !== "object" || input === null) return false
   const prototype = Object.getPrototypeOf(input)
   return prototype === Object.prototype || prototype === null

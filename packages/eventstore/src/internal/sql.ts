@@ -129,8 +129,8 @@ type EventRow = readonly [
 const columns =
   "position, event_id, stream_id, version, type, schema_version, data, nullif(metadata, '{}'), correlation_id, causation_id, created_at"
 
-// The same reads as text for the SQLite connection of the store's own (`selectRows`), where every
-// position is final: SQLite has one writer at a time.
+// The same reads as text for SQLite (`selectRows`), where every position is final: SQLite has one
+// writer at a time.
 const sqliteReads = {
   all: `SELECT ${columns} FROM chronicle_events WHERE position > ? ORDER BY position ASC LIMIT ?`,
   stream: `SELECT ${columns} FROM chronicle_events WHERE stream_id = ? AND position > ? ORDER BY position ASC LIMIT ?`,
@@ -595,18 +595,19 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
       ? sql.literal(`position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint * ${positionsPerTransaction}`)
       : sql.literal("1 = 1")
 
-    // SQLite outside a caller's transaction: the store's reads run on its own connection, with no
-    // effect step or per-statement work of the client (a catch-up reads hundreds of pages). Inside
-    // a transaction they go through it, and so see its writes; so does a read the connection fails.
+    // PostgreSQL reads through the client, with `pg`'s statement. SQLite reads outside a caller's
+    // transaction run `text` on the store's own connection, with no effect step or per-statement
+    // work of the client (a catch-up reads hundreds of pages); inside a transaction, or when the
+    // connection fails, the client runs the same text, and so sees the transaction's writes.
     const selectRows = (
-      viaClient: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
+      pg: () => Effect.Effect<ReadonlyArray<unknown>, SqlError>,
       text: string,
       params: ReadonlyArray<unknown>
     ): Effect.Effect<ReadonlyArray<unknown>, SqlError> =>
-      direct === undefined ? viaClient : Effect.withFiberRuntime((fiber) => {
-        if (Option.isSome(Context.getOption(fiber.currentContext, SqlClient.TransactionConnection))) return viaClient
-        const rows = direct.rows(text, params)
-        return rows === Busy || rows instanceof SqlError ? viaClient : Effect.succeed(rows)
+      dialect === "pg" ? pg() : Effect.withFiberRuntime((fiber) => {
+        const inTransaction = Option.isSome(Context.getOption(fiber.currentContext, SqlClient.TransactionConnection))
+        const rows = direct === undefined || inTransaction ? Busy : direct.rows(text, params)
+        return rows === Busy || rows instanceof SqlError ? sql.unsafe(text, params).values : Effect.succeed(rows)
       })
 
     const readStream: Service["readStream"] = (streamId, options = {}) =>
@@ -617,19 +618,21 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         const from = Math.min(options.from ?? (backwards ? maxVersion : 1), maxVersion)
         const rows = yield* (backwards
           ? selectRows(
-            sql`SELECT ${sql.literal(columns)} FROM chronicle_events
-              WHERE stream_id = ${streamId} AND version <= ${from} ORDER BY version DESC LIMIT ${limit}`.values,
+            () =>
+              sql`SELECT ${sql.literal(columns)} FROM chronicle_events
+                WHERE stream_id = ${streamId} AND version <= ${from} ORDER BY version DESC LIMIT ${limit}`.values,
             sqliteReads.streamBackwards,
             [streamId, from, limit]
           )
           : selectRows(
-            sql`SELECT ${sql.literal(columns)} FROM chronicle_events
-              WHERE stream_id = ${streamId} AND version >= ${from} ORDER BY version ASC LIMIT ${limit}`.values,
+            () =>
+              sql`SELECT ${sql.literal(columns)} FROM chronicle_events
+                WHERE stream_id = ${streamId} AND version >= ${from} ORDER BY version ASC LIMIT ${limit}`.values,
             sqliteReads.streamForwards,
             [streamId, from, limit]
           )).pipe(Effect.mapError(storeError("readStream")))
         const deleted = yield* selectRows(
-          sql`SELECT stream_id FROM chronicle_tombstones WHERE stream_id = ${streamId}`.values,
+          () => sql`SELECT stream_id FROM chronicle_tombstones WHERE stream_id = ${streamId}`.values,
           sqliteReads.tombstone,
           [streamId]
         ).pipe(Effect.mapError(storeError("readStream")))
@@ -648,21 +651,22 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         }
         const filter = options.filter
         const [where, text, params] = filter === undefined || filter._tag === "All"
-          ? [sql`position > ${from}`, sqliteReads.all, [from, limit]]
+          ? [() => sql`position > ${from}`, sqliteReads.all, [from, limit]]
           : filter._tag === "Stream"
-          ? [sql`stream_id = ${filter.streamId} AND position > ${from}`, sqliteReads.stream, [
+          ? [() => sql`stream_id = ${filter.streamId} AND position > ${from}`, sqliteReads.stream, [
             filter.streamId,
             from,
             limit
           ]]
-          : [sql`category = ${filter.category} AND position > ${from}`, sqliteReads.category, [
+          : [() => sql`category = ${filter.category} AND position > ${from}`, sqliteReads.category, [
             filter.category,
             from,
             limit
           ]]
         const rows = yield* selectRows(
-          sql`SELECT ${sql.literal(columns)} FROM chronicle_events
-            WHERE ${where} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.values,
+          () =>
+            sql`SELECT ${sql.literal(columns)} FROM chronicle_events
+              WHERE ${where()} AND ${safeBound} ORDER BY position ASC LIMIT ${limit}`.values,
           text,
           params
         ).pipe(Effect.mapError(storeError("readAll")))
@@ -672,7 +676,7 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
     // on the same connection as the pages a subscription reads after it: a head read on the client
     // inside another fiber's open transaction could count rows that page does not see
     const head = selectRows(
-      sql`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.values,
+      () => sql`SELECT max(position) AS head FROM chronicle_events WHERE ${safeBound}`.values,
       sqliteReads.head,
       []
     ).pipe(
