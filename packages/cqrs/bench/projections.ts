@@ -135,7 +135,11 @@ const runCase = async (name: string) => {
       return filename
     }
     const run = (filename: string) => name === "ours" ? ours(filename) : Promise.resolve(raw(filename))
-    for (let i = 0; i < warmUps; i++) await run(copy(`warm-up-${i}`))
+    for (let i = 0; i < warmUps; i++) {
+      const warmUp = copy(`warm-up-${i}`)
+      await run(warmUp)
+      rmSync(warmUp)
+    }
     const timed = copy("timed")
     ;(globalThis as { gc?: () => void }).gc?.()
     const rate = await run(timed)
