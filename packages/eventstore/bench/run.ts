@@ -205,7 +205,9 @@ if (!pgUp) console.log(`\nPostgreSQL cases skipped: no server answered at ${pgUr
 else if (pgPlan.length > 0) {
   console.log(
     `\nPostgreSQL cases ran in ${
-      databaseUsed === pgUrl ? pgUrl : `a fresh database (${benchDatabase}) on ${new URL(pgUrl).host}`
-    }, created empty for each concurrency.`
+      databaseUsed === pgUrl
+        ? `${pgUrl}, as it was (no fresh database could be created)`
+        : `a fresh database (${benchDatabase}) on ${new URL(pgUrl).host}, created empty for each concurrency`
+    }.`
   )
 }
