@@ -13,16 +13,17 @@ const only = process.env.BENCH_ONLY
 const here = fileURLToPath(new URL("./case.ts", import.meta.url))
 
 const pgUrl = process.env.CHRONICLE_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const pgUp = await (async () => {
+/** Runs statements one after another on a connection of their own to `pgUrl`. */
+const onServer = async (...statements: ReadonlyArray<string>) => {
   const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 2_000 })
+  await client.connect()
   try {
-    await client.connect()
+    for (const statement of statements) await client.query(statement)
+  } finally {
     await client.end()
-    return true
-  } catch {
-    return false
   }
-})()
+}
+const pgUp = await onServer().then(() => true, () => false)
 
 const sqliteCases = [
   "append/ours",
@@ -77,19 +78,9 @@ for (let round = 1; round <= rounds; round++) {
 // earlier runs and of the test suites (the `test` database held 480k of our events, 356 MB, more
 // than shared_buffers) would otherwise weigh on one side and not another.
 const benchDatabase = "chronicle_bench"
-const onServer = async (statement: string) => {
-  const client = new pg.Client({ connectionString: pgUrl })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end()
-  }
-}
 const freshDatabase = async (): Promise<string> => {
   try {
-    await onServer(`DROP DATABASE IF EXISTS ${benchDatabase}`)
-    await onServer(`CREATE DATABASE ${benchDatabase}`)
+    await onServer(`DROP DATABASE IF EXISTS ${benchDatabase}`, `CREATE DATABASE ${benchDatabase}`)
     const url = new URL(pgUrl)
     url.pathname = `/${benchDatabase}`
     return url.toString()
