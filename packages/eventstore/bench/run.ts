@@ -122,9 +122,11 @@ const startSide = async (name: string, concurrency: number, url: string) => {
   }
 }
 
-let databaseUsed = pgUrl
+// every group's database, so the summary and the cleanup cover each of them, not only the last
+const databasesUsed = new Set<string>()
 for (const group of pgPlan) {
-  databaseUsed = await freshDatabase()
+  const databaseUsed = await freshDatabase()
+  databasesUsed.add(databaseUsed)
   const sides: Array<{ label: string; side: Awaited<ReturnType<typeof startSide>> }> = []
   // warmed up one at a time, so no side's warm-up slows another's timed block
   for (const name of group.names) {
@@ -146,7 +148,8 @@ for (const group of pgPlan) {
   }
   for (const { side } of sides) await side.stop()
 }
-if (databaseUsed !== pgUrl) await onServer(`DROP DATABASE IF EXISTS ${benchDatabase}`)
+const usedFresh = [...databasesUsed].some((url) => url !== pgUrl)
+if (usedFresh) await onServer(`DROP DATABASE IF EXISTS ${benchDatabase}`)
 
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -196,8 +199,10 @@ if (!pgUp) console.log(`\nPostgreSQL cases skipped: no server answered at ${pgUr
 else if (pgPlan.length > 0) {
   console.log(
     `\nPostgreSQL cases ran in ${
-      databaseUsed === pgUrl
+      !usedFresh
         ? `${pgUrl}, as it was (no fresh database could be created)`
+        : databasesUsed.has(pgUrl)
+        ? `a fresh database (${benchDatabase}) for some concurrencies and ${pgUrl} as it was for others`
         : `a fresh database (${benchDatabase}) on ${new URL(pgUrl).host}, created empty for each concurrency`
     }.`
   )
