@@ -75,7 +75,9 @@ export const layer = <E, R>(
                 : Effect.forEach(mine, projection.apply, { discard: true }),
               context
             ).pipe(
-              // the handler's failure rolls the append back and reaches the caller as a store failure
+              // the handler's failure (or a throw) rolls the append back and reaches the caller as a
+              // store failure
+              Effect.catchAllDefect(Effect.fail),
               Effect.mapError((cause) =>
                 new EventStoreError.EventStoreError({ operation: `inline projection ${projection.name}`, cause })
               )

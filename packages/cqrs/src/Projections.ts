@@ -196,9 +196,16 @@ export interface Service {
     options?: RebuildOptions
   ) => Stream.Stream<RebuildProgress, ProjectionError | UnknownProjection | SwapRefused>
   readonly quarantined: (name?: string) => Effect.Effect<ReadonlyArray<QuarantinedEvent>, ProjectionError>
-  /** Applies quarantined events again; those that now succeed leave the quarantine. Returns how many. */
+  /**
+   * Applies quarantined events the checkpoint has passed (skipped ones) again; those that now
+   * succeed leave the quarantine. Returns how many. The event a stopped projection stopped on is
+   * applied by `resume` instead, and leaves the quarantine then.
+   */
   readonly replayQuarantined: (name: string) => Effect.Effect<number, ProjectionError | UnknownProjection>
-  /** Lets workers run a projection that stopped on a poison event again. */
+  /**
+   * Lets workers run a projection that stopped on a poison event again, from the event it stopped
+   * on. Does nothing to a projection in any other state.
+   */
   readonly resume: (name: string) => Effect.Effect<void, ProjectionError | UnknownProjection>
 }
 
@@ -218,12 +225,25 @@ const batchTimer = Metric.timer("chronicle_projection_batch_duration", "Time to 
 
 class LeaseLost extends Data.TaggedError("LeaseLost")<{}> {}
 class Poisoned extends Data.TaggedError("Poisoned")<{ readonly error: string }> {}
+/** A handler threw: as much a poison event as one that failed, so it is retried and quarantined too. */
+class HandlerDied extends Data.TaggedError("HandlerDied")<{ readonly defect: unknown }> {
+  override get message(): string {
+    return this.defect instanceof Error ? `${this.defect.name}: ${this.defect.message}` : String(this.defect)
+  }
+}
 
 /** Where batches go: the live read model and its checkpoint, or a rebuild's shadow tables. */
 interface Target {
   readonly state: State
+  /** Who holds the lease the batches are written under: the worker, or one rebuild. */
+  readonly owner: string
   /** While a rebuild with swap fills shadow tables: their names, and what it quarantined so far. */
   readonly shadow: Shadow | undefined
+  /**
+   * Quarantined events past the checkpoint, the ones a stopped projection stopped on: applied at
+   * last, they leave the quarantine in the same transaction.
+   */
+  readonly ahead: ReadonlySet<string>
 }
 
 interface Shadow {
@@ -231,7 +251,12 @@ interface Shadow {
   readonly quarantined: Ref.Ref<ReadonlyArray<Store.Quarantined>>
 }
 
-const live = (state: State): Target => ({ state, shadow: undefined })
+const live = (state: State, owner: string, ahead: ReadonlySet<string> = new Set()): Target => ({
+  state,
+  owner,
+  shadow: undefined,
+  ahead
+})
 
 const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n").slice(0, 3).join(" ").slice(0, 500)
 
@@ -281,14 +306,22 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           ? p.applyBatch(batch)
           : Effect.forEach(batch, p.apply, { discard: true }),
         target
-      )
+      ).pipe(Effect.catchAllDefect((defect) => Effect.fail(new HandlerDied({ defect }))))
+
+    /** The batch's events that were quarantined ahead of the checkpoint leave the quarantine. */
+    const settle = (p: Projection<unknown, R>, batch: ReadonlyArray<EventStore.RecordedEvent>, target: Target) => {
+      const settled = target.ahead.size === 0 ? [] : batch.filter((e) => target.ahead.has(e.eventId))
+      return settled.length === 0
+        ? Effect.void
+        : Effect.forEach(settled, (e) => store.unquarantine(p.name, e.eventId), { discard: true })
+    }
 
     /** Moves the checkpoint (or, filling shadow tables, only renews the lease), while we own it. */
     const advance = (p: Projection<unknown, R>, position: number, target: Target) =>
       Effect.flatMap(now, (t) =>
         target.shadow === undefined
-          ? store.advance(p.name, owner, position, target.state, t, ttl)
-          : store.renew(p.name, owner, t, ttl)).pipe(
+          ? store.advance(p.name, target.owner, position, target.state, t, ttl)
+          : store.renew(p.name, target.owner, t, ttl)).pipe(
           Effect.flatMap((owned) => owned ? Effect.void : Effect.fail(new LeaseLost()))
         )
 
@@ -310,10 +343,13 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       batch: ReadonlyArray<EventStore.RecordedEvent>,
       to: number,
       target: Target
-    ) =>
-      p.transactional
-        ? sql.withTransaction(Effect.zipRight(applyAll(p, batch, target), advance(p, to, target)))
-        : Effect.zipRight(applyAll(p, batch, target), advance(p, to, target))
+    ) => {
+      const work = Effect.zipRight(
+        Effect.zipRight(applyAll(p, batch, target), settle(p, batch, target)),
+        advance(p, to, target)
+      )
+      return p.transactional ? sql.withTransaction(work) : work
+    }
 
     /** A batch failed: apply it one event at a time, retrying, and quarantine what still fails. */
     const slowPath = (
@@ -345,9 +381,13 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           }
           // a rebuild into shadow tables just fails: the live projection is left as it was
           if (target.shadow !== undefined) return yield* Effect.fail(new Poisoned({ error }))
-          yield* sql.withTransaction(
-            Effect.zipRight(store.quarantine(p.name, event, error, t), store.release(p.name, owner, "failed", error, t))
-          )
+          // fenced: a worker that lost its lease meanwhile quarantines nothing
+          yield* sql.withTransaction(Effect.gen(function*() {
+            if (!(yield* store.release(p.name, target.owner, "failed", error, t))) {
+              return yield* Effect.fail(new LeaseLost())
+            }
+            yield* store.quarantine(p.name, event, error, t)
+          }))
           return yield* Effect.fail(new Poisoned({ error }))
         }
         yield* advance(p, to, target)
@@ -414,9 +454,11 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       Effect.gen(function*() {
         yield* provided(p.setup)
         let position = (yield* store.get(p.name))?.position ?? 0
+        const ahead = (yield* store.quarantined(p.name)).filter((q) => q.position > position)
+        const target = live("running", owner, new Set(ahead.map((q) => q.eventId)))
         yield* Effect.logInfo(`projection ${p.name}: running from ${position} as ${owner}`)
         while (true) {
-          const { atHead, to } = yield* step(p, position, live("running"))
+          const { atHead, to } = yield* step(p, position, target)
           position = to
           if (atHead) {
             // wait for new events, waking at least often enough to renew the lease
@@ -428,7 +470,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
               Effect.race(Effect.sleep(Duration.millis(ttl / 3))),
               Effect.ignore
             )
-            yield* advance(p, position, live("running"))
+            yield* advance(p, position, target)
           }
         }
       })
@@ -510,15 +552,19 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       })
 
     /** Fills a rebuild's target from a clean start: the live model emptied, or fresh shadow tables. */
-    const prepare = (p: Projection<unknown, R>, swap: boolean) =>
+    const prepare = (p: Projection<unknown, R>, swap: boolean, by: string) =>
       Effect.gen(function*() {
         if (!swap) {
           yield* provided(p.setup).pipe(Effect.mapError(fail(p.name, "setup failed")))
           const t = yield* now
-          yield* sql.withTransaction(Effect.zipRight(provided(p.reset), store.resetCheckpoint(p.name, owner, t))).pipe(
-            Effect.mapError(fail(p.name, "reset failed"))
-          )
-          return live("rebuilding")
+          // the model is emptied only while the rebuild still holds the lease
+          yield* sql.withTransaction(
+            Effect.flatMap(
+              store.resetCheckpoint(p.name, by, t),
+              (owned) => owned ? provided(p.reset) : Effect.fail(new LeaseLost())
+            )
+          ).pipe(Effect.mapError((e) => e instanceof LeaseLost ? e : fail(p.name, "reset failed")(e)))
+          return live("rebuilding", by)
         }
         const tables = new Map(p.tables.map((table) => [table, Tables.shadowName(table)]))
         const shadows = [...tables.values()]
@@ -529,12 +575,14 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         // an unfinished shadow is dropped, unless another rebuild has taken the lease (and the tables) since
         yield* Effect.addFinalizer(() =>
           sql.withTransaction(
-            Effect.flatMap(store.get(p.name), (row) => row?.owner === owner ? ddl.drop(shadows) : Effect.void)
+            Effect.flatMap(store.get(p.name), (row) => row?.owner === by ? ddl.drop(shadows) : Effect.void)
           ).pipe(Effect.ignore)
         )
         const target: Target = {
           state: "rebuilding",
-          shadow: { tables, quarantined: yield* Ref.make<ReadonlyArray<Store.Quarantined>>([]) }
+          owner: by,
+          shadow: { tables, quarantined: yield* Ref.make<ReadonlyArray<Store.Quarantined>>([]) },
+          ahead: new Set()
         }
         yield* inTables(p.setup, target).pipe(Effect.mapError(fail(p.name, "setup of the shadow tables failed")))
         const missing = yield* Effect.filter(shadows, (table) => Effect.map(ddl.exists(table), (found) => !found)).pipe(
@@ -555,12 +603,12 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
       })
 
     /** Puts the shadow tables in place of the live ones and moves the checkpoint, in one transaction. */
-    const swapIn = (p: Projection<unknown, R>, shadow: Shadow, position: number) =>
+    const swapIn = (p: Projection<unknown, R>, shadow: Shadow, position: number, by: string) =>
       Effect.gen(function*() {
         const quarantined = yield* Ref.get(shadow.quarantined)
         const t = yield* now
         yield* sql.withTransaction(Effect.gen(function*() {
-          if (!(yield* store.swapCheckpoint(p.name, owner, position, quarantined, t, ttl))) {
+          if (!(yield* store.swapCheckpoint(p.name, by, position, quarantined, t, ttl))) {
             return yield* Effect.fail(new LeaseLost())
           }
           yield* ddl.swap(p.tables)
@@ -585,20 +633,22 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
           const swap = rebuildOptions.swap === true
           const refusal = swap ? Tables.refusal(p.tables) : undefined
           if (refusal !== undefined) return yield* Effect.fail(new SwapRefused({ projection: name, reason: refusal }))
+          // a lease of its own, even beside this process's worker: the worker hands over like any other
+          const by = `${owner}/rebuild-${crypto.randomUUID().slice(0, 8)}`
           // ask a running worker to hand the projection over, then take its lease once it lets go
           // (or once its lease expires, if it died); a failed projection can be rebuilt too
           yield* Effect.flatMap(now, (t) => store.requestHandover(name, t)).pipe(
             Effect.mapError(fail(name, "could not request the lease"))
           )
-          yield* Effect.flatMap(now, (t) => store.acquireForRebuild(name, owner, t, ttl)).pipe(
+          yield* Effect.flatMap(now, (t) => store.acquireForRebuild(name, by, t, ttl)).pipe(
             Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (acquired) => acquired }),
             Effect.mapError(fail(name, "could not take the lease"))
           )
           yield* Effect.addFinalizer(() =>
-            Effect.flatMap(now, (t) => store.release(name, owner, "idle", null, t)).pipe(Effect.ignore)
+            Effect.flatMap(now, (t) => store.release(name, by, "idle", null, t)).pipe(Effect.ignore)
           )
           const t0 = yield* now
-          const target = yield* prepare(p, swap)
+          const target = yield* prepare(p, swap, by)
           const total = yield* store.countAfter(0, p.category)
           yield* Effect.logInfo(
             `projection ${name}: rebuilding ${total} events${
@@ -610,7 +660,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
             Effect.gen(function*() {
               const { applied, atHead, to } = yield* step(p, s.position, target)
               // caught up: the shadow replaces the live model before the last progress is reported
-              if (atHead && target.shadow !== undefined) yield* swapIn(p, target.shadow, to)
+              if (atHead && target.shadow !== undefined) yield* swapIn(p, target.shadow, to, by)
               const done = Math.min(s.done + applied, Math.max(total, s.done + applied))
               const t = yield* now
               const seconds = Math.max((t - t0) / 1000, 0.001)
@@ -649,10 +699,18 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
         for (const row of rows) {
           const [event] = yield* events.readAll({ from: row.position - 1, limit: 1 })
           if (event === undefined || event.eventId !== row.eventId) continue
-          const outcome = yield* Effect.exit(
-            sql.withTransaction(Effect.zipRight(provided(p.apply(event)), store.unquarantine(name, row.eventId)))
-          )
-          if (outcome._tag === "Success") replayed++
+          // only events the checkpoint has passed (skipped ones): the event a stopped projection
+          // stopped on is still ahead of it, and the worker applies it once resumed
+          const outcome = yield* Effect.exit(sql.withTransaction(
+            Effect.flatMap(store.passed(name, row.position), (passed) =>
+              passed
+                ? applyAll(p, [event], live("running", owner)).pipe(
+                  Effect.zipRight(store.unquarantine(name, row.eventId)),
+                  Effect.as(true)
+                )
+                : Effect.succeed(false))
+          ))
+          if (outcome._tag === "Success" && outcome.value) replayed++
         }
         return replayed
       }).pipe(Effect.mapError((e) => e instanceof UnknownProjection ? e : fail(name, "replay failed")(e)))
@@ -660,7 +718,7 @@ const make = <R>(projections: ReadonlyArray<Projection<unknown, R>>, options: Op
     const resume: Service["resume"] = (name) =>
       Effect.gen(function*() {
         yield* find(name)
-        yield* Effect.flatMap(now, (t) => store.setState(name, "idle", null, t))
+        yield* Effect.flatMap(now, (t) => store.resume(name, t))
       }).pipe(Effect.mapError((e) => e instanceof UnknownProjection ? e : fail(name, "resume failed")(e)))
 
     const service: Service = {

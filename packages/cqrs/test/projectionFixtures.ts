@@ -24,6 +24,8 @@ export const serializer = Serializer.make(CounterEvent)
 export const totalsProjection = (tableName: string, options: {
   readonly category?: string
   readonly failOn?: Ref.Ref<ReadonlySet<number>>
+  /** Values whose handler throws (a defect) instead of failing. */
+  readonly throwOn?: Ref.Ref<ReadonlySet<number>>
   readonly batched?: boolean
   /** Batched, with no per-event handlers at all. */
   readonly batchOnly?: boolean
@@ -65,6 +67,12 @@ export const totalsProjection = (tableName: string, options: {
           const failing = options.failOn === undefined ? new Set<number>() : yield* Ref.get(options.failOn)
           if (failing.has(event.n)) {
             return yield* Effect.fail(new Refused({ n: event.n }))
+          }
+          const throwing = options.throwOn === undefined ? new Set<number>() : yield* Ref.get(options.throwOn)
+          if (throwing.has(event.n)) {
+            yield* Effect.sync(() => {
+              throw new TypeError(`cannot read ${event.n}`)
+            })
           }
           const sql = yield* SqlClient.SqlClient
           yield* sql`INSERT INTO ${sql(table)} (stream_id, total, events) VALUES (${envelope.streamId}, ${event.n}, 1)

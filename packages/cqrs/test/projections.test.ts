@@ -6,7 +6,7 @@ import { EventStore, ExpectedVersion, Serializer } from "@chronicle/eventstore"
 import { SqliteEventStore } from "@chronicle/eventstore/sqlite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Layer, Ref, Schema, Scope, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -36,6 +36,14 @@ const start = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
     const context = yield* Layer.buildWithScope(layer, scope)
     return { context, stop: Scope.close(scope, Exit.void) }
   })
+
+/** Waits until the (only) projection has stopped on a poison event. */
+const untilFailed = (p: Projections.Service) =>
+  p.status.pipe(
+    Effect.delay("20 millis"),
+    Effect.repeat({ until: (s) => s[0].state === "failed" }),
+    Effect.timeout("10 seconds")
+  )
 
 describe("async projections", () => {
   it.live("catch up, follow new events, and apply each exactly once", () =>
@@ -175,6 +183,114 @@ describe("async projections", () => {
       }).pipe(Effect.provide(Projections.layerWorker([projection], fast)), Effect.scoped)
     }).pipe(Effect.provide(store())), 30_000)
 
+  it.live(
+    "a handler that throws is retried and quarantined like one that fails, and stops the projection",
+    () =>
+      Effect.gen(function*() {
+        const cat = fresh("c")
+        const table = fresh("t")
+        const throwOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
+        const projection = totalsProjection(table, { category: cat, throwOn })
+        const store = yield* EventStore.EventStore
+        const written = yield* store.append(
+          `${cat}-a`,
+          [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
+          ExpectedVersion.Any
+        )
+        yield* Effect.gen(function*() {
+          const p = yield* Projections.Projections
+          const [failed] = yield* untilFailed(p)
+          // the event before it is applied, the one that threw waits in the quarantine
+          assert.strictEqual(failed.checkpoint, written.positions[0])
+          assert.include(failed.lastError ?? "", "cannot read 7")
+          assert.strictEqual(failed.quarantined, 1)
+          assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-a`, total: 3, events: 1 }])
+          yield* Ref.set(throwOn, new Set())
+          yield* p.resume(projection.name)
+          yield* p.waitFor(written.positions[2], { timeout: "10 seconds" })
+          assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        }).pipe(Effect.provide(Projections.layerWorker([projection], fast)), Effect.scoped)
+      }).pipe(Effect.provide(store())),
+    30_000
+  )
+
+  it.live(
+    "stop mode: the stopping event is applied once, by resume, whether or not a replay runs first",
+    () =>
+      Effect.gen(function*() {
+        for (const replayFirst of [true, false]) {
+          const cat = fresh("c")
+          const table = fresh("t")
+          const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
+          const projection = totalsProjection(table, { category: cat, failOn })
+          const store = yield* EventStore.EventStore
+          const written = yield* store.append(
+            `${cat}-a`,
+            [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
+            ExpectedVersion.Any
+          )
+          yield* Effect.gen(function*() {
+            const p = yield* Projections.Projections
+            yield* untilFailed(p)
+            yield* Ref.set(failOn, new Set())
+            // the checkpoint has not passed it: a replay leaves it to resume
+            if (replayFirst) assert.strictEqual(yield* p.replayQuarantined(projection.name), 0)
+            yield* p.resume(projection.name)
+            yield* p.waitFor(written.positions[2], { timeout: "10 seconds" })
+            // applied, it left the quarantine in its batch's transaction: a later replay has nothing to do
+            assert.strictEqual((yield* p.quarantined(projection.name)).length, 0)
+            assert.strictEqual(yield* p.replayQuarantined(projection.name), 0)
+            assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+          }).pipe(Effect.provide(Projections.layerWorker([projection], fast)), Effect.scoped)
+        }
+      }).pipe(Effect.provide(store())),
+    30_000
+  )
+
+  it.live("resume leaves a projection that is not stopped on a poison event as it is", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const projection = totalsProjection(table, { category: cat })
+      const last = yield* addEvents(cat, 2, 5)
+      yield* Effect.gen(function*() {
+        const p = yield* Projections.Projections
+        yield* p.waitFor(last, { timeout: "10 seconds" })
+        yield* p.resume(projection.name)
+        const [status] = yield* p.status
+        assert.strictEqual(status.state, "running")
+      }).pipe(Effect.provide(Projections.layerWorker([projection], fast)), Effect.scoped)
+    }).pipe(Effect.provide(store())), 30_000)
+
+  it.live(
+    "a rebuild that gives up before it takes the lease keeps the worker off for three lease times at most",
+    () =>
+      Effect.gen(function*() {
+        const cat = fresh("c")
+        const table = fresh("t")
+        const projection = totalsProjection(table, { category: cat })
+        const worker = yield* start(Projections.layerWorker([projection], { ...fast, owner: "the-worker" }))
+        const onWorker = <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
+          Effect.provide(effect, Layer.succeedContext(worker.context))
+        const first = yield* addEvents(cat, 2, 5)
+        yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(first, { timeout: "10 seconds" })))
+        // asks the worker to hand over, then is cut off while it waits for the lease
+        yield* Effect.flatMap(Projections.Projections, (p) => Stream.runDrain(p.rebuild(projection.name))).pipe(
+          Effect.timeout("30 millis"),
+          Effect.exit,
+          Effect.provide(Projections.layer([projection], { ...fast, owner: "the-rebuilder" }))
+        )
+        const more = yield* addEvents(cat, 2, 3, 100)
+        // three lease times (1.8 s) and an acquire interval, with room for a slow machine
+        yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(more, { timeout: "6 seconds" })))
+        const [status] = yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.status))
+        assert.strictEqual(status.state, "running")
+        assert.deepStrictEqual(yield* readModel(table), yield* replay(cat))
+        yield* worker.stop
+      }).pipe(Effect.provide(store())),
+    30_000
+  )
+
   it.live("a rebuild reports progress and ends equal to a replay", () =>
     Effect.gen(function*() {
       const cat = fresh("c")
@@ -310,6 +426,25 @@ describe("inline projections", () => {
       }).pipe(Effect.provide(store())),
     30_000
   )
+
+  it.live("a handler that throws fails the append with a typed error and writes nothing", () =>
+    Effect.gen(function*() {
+      const cat = fresh("c")
+      const table = fresh("t")
+      const throwOn = yield* Ref.make<ReadonlySet<number>>(new Set([13]))
+      const projection = totalsProjection(table, { category: cat, throwOn })
+      yield* Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const exit = yield* Effect.exit(
+          store.append(`${cat}-1`, [serializer.encode(Added.make({ n: 13 }))], ExpectedVersion.NoStream)
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        assert.strictEqual(Option.getOrUndefined(error)?._tag, "EventStoreError")
+        assert.strictEqual((yield* store.streamInfo(`${cat}-1`)).version, 0)
+        assert.deepStrictEqual(yield* readModel(table), [])
+      }).pipe(Effect.provide(InlineProjections.layer([projection])))
+    }).pipe(Effect.provide(store())), 30_000)
 })
 
 describe("projection definitions", () => {

@@ -104,11 +104,13 @@ export const make = Effect.gen(function*() {
 
   /**
    * Takes the lease if it is free, expired or already ours, the projection has not failed, and no
-   * rebuild has asked for it (a handover request lapses after three lease times).
+   * rebuild has asked for it (a handover request lapses after three lease times, in case the
+   * rebuild died before taking the lease: taking it then clears the request).
    */
   const acquire = (name: string, owner: string, now: number, ttl: number) =>
     Effect.map(
-      sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${now + ttl}, updated_at = ${now}
+      sql`UPDATE chronicle_projections SET owner = ${owner}, lease_until = ${now + ttl}, updated_at = ${now},
+          state = CASE WHEN state = 'handover' THEN 'idle' ELSE state END
         WHERE name = ${name} AND state <> 'failed' AND (owner IS NULL OR owner = ${owner} OR lease_until < ${now})
           AND NOT (state = 'handover' AND updated_at > ${now - 3 * ttl})
         RETURNING name`,
@@ -175,21 +177,48 @@ export const make = Effect.gen(function*() {
       return true
     })
 
-  // a released handover stays a handover, so other workers keep off until the rebuild takes it
+  /**
+   * Lets go of the lease, if we still hold it: whether we did. A released handover stays a
+   * handover, so other workers keep off until the rebuild takes it.
+   */
   const release = (name: string, owner: string, state: string, lastError: string | null, now: number) =>
-    sql`UPDATE chronicle_projections SET owner = NULL, lease_until = 0,
-        state = CASE WHEN state = 'handover' THEN 'handover' ELSE ${state} END,
-        last_error = ${lastError}, updated_at = CASE WHEN state = 'handover' THEN updated_at ELSE ${now} END
-      WHERE name = ${name} AND owner = ${owner}`
+    Effect.map(
+      sql`UPDATE chronicle_projections SET owner = NULL, lease_until = 0,
+          state = CASE WHEN state = 'handover' THEN 'handover' ELSE ${state} END,
+          last_error = ${lastError}, updated_at = CASE WHEN state = 'handover' THEN updated_at ELSE ${now} END
+        WHERE name = ${name} AND owner = ${owner}
+        RETURNING name`,
+      (rows) => rows.length === 1
+    )
 
-  const setState = (name: string, state: string, lastError: string | null, now: number) =>
-    sql`UPDATE chronicle_projections SET state = ${state}, last_error = ${lastError}, updated_at = ${now} WHERE name = ${name}`
+  /** Lets a projection that stopped on a poison event run again; any other state is left as it is. */
+  const resume = (name: string, now: number) =>
+    sql`UPDATE chronicle_projections SET state = 'idle', last_error = NULL, updated_at = ${now}
+      WHERE name = ${name} AND state = 'failed'`
 
+  /** Moves the checkpoint back to the start, while we own the lease: whether we did. */
   const resetCheckpoint = (name: string, owner: string, now: number) =>
-    Effect.zipRight(
-      sql`DELETE FROM chronicle_projection_quarantine WHERE projection = ${name}`,
-      sql`UPDATE chronicle_projections SET position = 0, last_error = NULL, updated_at = ${now}
-        WHERE name = ${name} AND owner = ${owner}`
+    Effect.gen(function*() {
+      const owned = yield* sql`UPDATE chronicle_projections SET position = 0, last_error = NULL, updated_at = ${now}
+        WHERE name = ${name} AND owner = ${owner}
+        RETURNING name`
+      if (owned.length !== 1) return false
+      yield* sql`DELETE FROM chronicle_projection_quarantine WHERE projection = ${name}`
+      return true
+    })
+
+  /**
+   * Whether the checkpoint has passed a position, locking the projection's row until the
+   * transaction ends on PostgreSQL, so a rebuild cannot move the checkpoint back meanwhile.
+   */
+  const passed = (name: string, position: number) =>
+    Effect.map(
+      sql.onDialectOrElse({
+        pg: () =>
+          sql`SELECT name FROM chronicle_projections WHERE name = ${name} AND position >= ${position} FOR UPDATE`,
+        orElse: () => sql`SELECT name FROM chronicle_projections WHERE name = ${name} AND position >= ${position}`
+      }),
+      (rows) => rows.length === 1
     )
 
   const quarantine = (
@@ -273,8 +302,9 @@ export const make = Effect.gen(function*() {
     renew,
     swapCheckpoint,
     release,
-    setState,
+    resume,
     resetCheckpoint,
+    passed,
     quarantine,
     quarantined,
     unquarantine,
