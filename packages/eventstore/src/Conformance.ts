@@ -200,6 +200,36 @@ export const run = (options: Options): void => {
             assert.strictEqual(reordered._tag, "IdempotencyConflict")
             assert.strictEqual((yield* readCategory(store, cat, lastOf([written]))).length, 2)
           }))
+        it.effect("an exact retry of a multi-stream append with a guard returns the first result", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            yield* store.append(`${cat}-guard`, events(1), ExpectedVersion.NoStream)
+            const call = [
+              { streamId: `${cat}-a`, events: events(2), expected: ExpectedVersion.NoStream },
+              { streamId: `${cat}-guard`, events: [], expected: ExpectedVersion.exact(1) }
+            ]
+            const first = yield* store.appendMany(call)
+            const again = yield* store.appendMany(call)
+            assert.deepStrictEqual(again, [{ ...first[0], duplicate: true }, first[1]])
+            assert.strictEqual((yield* store.readStream(`${cat}-a`)).length, 2)
+            assert.strictEqual((yield* store.streamInfo(`${cat}-guard`)).version, 1)
+          }))
+
+        it.effect("a multi-stream append that is part retry, part new fails with IdempotencyConflict", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const batch = events(1)
+            const written = yield* store.append(`${cat}-a`, batch, ExpectedVersion.NoStream)
+            const mixed = yield* Effect.flip(store.appendMany([
+              { streamId: `${cat}-a`, events: batch, expected: ExpectedVersion.NoStream },
+              { streamId: `${cat}-b`, events: events(1), expected: ExpectedVersion.NoStream }
+            ]))
+            assert.strictEqual(mixed._tag, "IdempotencyConflict")
+            assert.strictEqual((yield* store.streamInfo(`${cat}-b`)).version, 0)
+            assert.strictEqual((yield* readCategory(store, cat, lastOf([written]))).length, 1)
+          }))
       })
 
       describe("multi-stream appends", () => {
@@ -288,6 +318,117 @@ export const run = (options: Options): void => {
             assert.strictEqual((yield* store.readAll({ filter: EventStore.category(cat) })).length, 0)
             assert.strictEqual((yield* Effect.flip(store.readStream(id, { limit: 0 })))._tag, "InvalidRequest")
             assert.strictEqual((yield* Effect.flip(store.readAll({ limit: -1 })))._tag, "InvalidRequest")
+          }))
+
+        it.effect("strings PostgreSQL cannot store are refused on every store", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const id = `${cat}-1`
+            const unstorable: ReadonlyArray<ReadonlyArray<EventData>> = [
+              [event("T", { s: "a\u0000b" })],
+              [event("T", { s: "\ud800" })],
+              [event("T", { s: "x\udc00y" })],
+              [event("T", { ["k\u0000"]: 1 })],
+              [event("T"), event("T", { s: "\u0000" })],
+              [event("T", {}, { metadata: { s: "\ud800" } })],
+              [event("T\u0000")],
+              [event("T", {}, { correlationId: "c\u0000" })]
+            ]
+            for (const batch of unstorable) {
+              const error = yield* Effect.flip(store.append(id, batch, ExpectedVersion.Any))
+              assert.strictEqual(error._tag, "InvalidRequest")
+            }
+            assert.strictEqual(
+              (yield* Effect.flip(store.append(`${cat}-\u0000`, events(1), ExpectedVersion.Any)))._tag,
+              "InvalidRequest"
+            )
+            assert.strictEqual((yield* store.streamInfo(id)).version, 0)
+            // what only looks like an escape, and a real surrogate pair, are fine
+            const fine = { escaped: "\\u0000 and \\ud800", pair: "\ud83d\ude00", control: "\u0001\n" }
+            yield* store.append(id, [event("T", fine)], ExpectedVersion.NoStream)
+            const [read] = yield* store.readStream(id)
+            assert.deepStrictEqual(read.data, fine)
+          }))
+
+        it.effect("versions, positions and stream ids are checked everywhere", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cat = freshCategory()
+            const id = `${cat}-1`
+            yield* store.append(id, events(1), ExpectedVersion.NoStream)
+            for (const from of [1.5, -1, Number.NaN]) {
+              assert.strictEqual((yield* Effect.flip(store.readStream(id, { from })))._tag, "InvalidRequest")
+            }
+            for (const expected of [ExpectedVersion.exact(1.5), ExpectedVersion.exact(-1)]) {
+              assert.strictEqual((yield* Effect.flip(store.deleteStream(id, expected)))._tag, "InvalidRequest")
+            }
+            assert.strictEqual((yield* Effect.flip(store.deleteStream("")))._tag, "InvalidRequest")
+            const tooLong = `${cat}-${"x".repeat(600)}`
+            assert.strictEqual((yield* Effect.flip(store.deleteStream(tooLong)))._tag, "InvalidRequest")
+            assert.isFalse((yield* store.streamInfo(tooLong)).deleted)
+            assert.isFalse((yield* store.streamInfo(id)).deleted)
+            // a version no stream can reach is a wrong expectation, not a store failure
+            for (const count of [1, 2]) {
+              const error = yield* Effect.flip(store.append(id, events(count), ExpectedVersion.exact(2 ** 31)))
+              assert.deepInclude(error, { _tag: "WrongExpectedVersion", actual: 1 })
+            }
+            const guarded = yield* Effect.flip(store.appendMany([
+              { streamId: `${cat}-2`, events: events(1), expected: ExpectedVersion.NoStream },
+              { streamId: id, events: [], expected: ExpectedVersion.exact(2 ** 31) }
+            ]))
+            assert.strictEqual(guarded._tag, "WrongExpectedVersion")
+            const deleted = yield* Effect.flip(store.deleteStream(id, ExpectedVersion.exact(2 ** 31)))
+            assert.deepInclude(deleted, { _tag: "WrongExpectedVersion", actual: 1 })
+            assert.deepStrictEqual(yield* store.streamInfo(id), { streamId: id, version: 1, deleted: false })
+            assert.strictEqual(
+              (yield* Effect.flip(store.append(id, [event("T", {}, { schemaVersion: 2 ** 31 })], ExpectedVersion.Any)))
+                ._tag,
+              "InvalidRequest"
+            )
+          }))
+
+        it.effect("data that is JSON but not cloneable is stored as its JSON round trip", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const data = { a: 1, f: () => 1, at: new Date(0), list: [undefined, 2] }
+            const written = yield* store.append(id, [
+              event("T"),
+              event("T", data, { metadata: { g: () => 2, m: 1 } })
+            ], ExpectedVersion.NoStream)
+            assert.strictEqual(written.version, 2)
+            const [, read] = yield* store.readStream(id)
+            assert.deepStrictEqual(read.data, JSON.parse(JSON.stringify(data)))
+            assert.deepStrictEqual(read.metadata, { m: 1 })
+            yield* store.saveSnapshot(id, { version: 2, state: data })
+            const loaded = yield* store.loadSnapshot(id)
+            assert.isTrue(Option.isSome(loaded))
+            if (Option.isSome(loaded)) assert.deepStrictEqual(loaded.value.state, JSON.parse(JSON.stringify(data)))
+          }))
+
+        it.effect("a snapshot that cannot be stored is refused with InvalidRequest", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const id = `${freshCategory()}-1`
+            const cases = [
+              { version: 1, state: { n: BigInt(1) } },
+              { version: 1, state: undefined },
+              { version: 1, state: { s: "\u0000" } },
+              { version: 1, state: {}, schemaVersion: 0.5 },
+              { version: 1, state: {}, schemaVersion: 0 },
+              { version: 2 ** 31, state: {} },
+              { version: 1.5, state: {} }
+            ]
+            for (const snapshot of cases) {
+              const error = yield* Effect.flip(store.saveSnapshot(id, snapshot))
+              assert.strictEqual(error._tag, "InvalidRequest", JSON.stringify(Object.keys(snapshot)))
+            }
+            assert.strictEqual(
+              (yield* Effect.flip(store.saveSnapshot("", { version: 1, state: {} })))._tag,
+              "InvalidRequest"
+            )
+            assert.isTrue(Option.isNone(yield* store.loadSnapshot(id)))
           }))
       })
 

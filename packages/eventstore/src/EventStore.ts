@@ -195,7 +195,7 @@ export interface Service {
   readonly deleteStream: (
     streamId: string,
     expected?: ExpectedVersion
-  ) => Effect.Effect<void, WrongExpectedVersion | StreamDeleted | EventStoreError>
+  ) => Effect.Effect<void, WrongExpectedVersion | StreamDeleted | InvalidRequest | EventStoreError>
   /** Saves the latest snapshot of a stream, replacing an older one. */
   readonly saveSnapshot: (
     streamId: string,

@@ -116,8 +116,9 @@ describe("the compiled decoder", () => {
       ),
       { numRuns: 400 }
     )
-    // most random schemas compile: the property says something
-    assert.isAbove(compiled, 200)
+    // many random schemas compile (about 220 of the 400, a few more or less from run to run):
+    // the property says something
+    assert.isAbove(compiled, 150)
   })
 
   it("does not compile what it cannot decode exactly", () => {

@@ -4,16 +4,14 @@ import { Effect } from "effect"
 import type { AppendResult, EventData, StreamAppend } from "../EventStore.js"
 import { IdempotencyConflict, InvalidRequest, WrongExpectedVersion } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
+import { maxVersion } from "./sqlStatements.js"
+import type { EncodedEvent } from "./sqlStatements.js"
 
 const maxStreamIdLength = 512
 
-const isJsonCompatible = (value: unknown): boolean => {
-  try {
-    return JSON.stringify(value) !== undefined
-  } catch {
-    return false
-  }
-}
+/** Neither NUL nor a lone surrogate: PostgreSQL refuses the first and cannot keep the second. */
+const loneSurrogate = /\p{Cs}/u
+const storable = (text: string): boolean => !text.includes("\u0000") && !loneSurrogate.test(text)
 
 /** What is wrong with a stream id, if anything. */
 const streamIdProblem = (streamId: unknown): InvalidRequest | undefined =>
@@ -24,6 +22,8 @@ const streamIdProblem = (streamId: unknown): InvalidRequest | undefined =>
       streamId: streamId.slice(0, 40),
       reason: `stream id is longer than ${maxStreamIdLength} characters`
     })
+    : !storable(streamId)
+    ? new InvalidRequest({ streamId, reason: "stream id contains NUL or a lone surrogate" })
     : undefined
 
 export const validateStreamId = (streamId: unknown): Effect.Effect<void, InvalidRequest> => {
@@ -31,24 +31,81 @@ export const validateStreamId = (streamId: unknown): Effect.Effect<void, Invalid
   return problem === undefined ? Effect.void : Effect.fail(problem)
 }
 
-const validateEvent = (event: EventData, checkJson: boolean): string | undefined => {
+const isPositiveInteger = (value: number) => Number.isInteger(value) && value >= 1 && value <= maxVersion
+
+const expectationProblem = (streamId: string, expected: ExpectedVersion.ExpectedVersion): InvalidRequest | undefined =>
+  expected._tag === "Exact" && (!Number.isInteger(expected.version) || expected.version < 0)
+    ? new InvalidRequest({
+      streamId,
+      reason: `expected version must be a non-negative integer, got ${expected.version}`
+    })
+    : undefined
+
+/** Checks a stream id and an expectation before a stream is deleted. */
+export const validateDelete = (
+  streamId: string,
+  expected: ExpectedVersion.ExpectedVersion
+): Effect.Effect<void, InvalidRequest> => {
+  const problem = streamIdProblem(streamId) ?? expectationProblem(streamId, expected)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
+}
+
+/** Checks where a stream read starts. */
+export const validateFrom = (streamId: string, from: number | undefined): Effect.Effect<void, InvalidRequest> =>
+  from === undefined || (Number.isInteger(from) && from >= 0)
+    ? Effect.void
+    : Effect.fail(new InvalidRequest({ streamId, reason: `from must be a non-negative integer, got ${from}` }))
+
+// JSON.stringify writes NUL and lone surrogates, and only those of the characters PostgreSQL
+// refuses, as `\u` escapes, so text without one is fine and the common case is a single scan.
+const jsonStorable = (text: string): boolean => {
+  if (!text.includes("\\u")) return true
+  for (let i = text.indexOf("\\"); i !== -1 && i < text.length; i = text.indexOf("\\", i)) {
+    if (text[i + 1] !== "u") {
+      // an escaped backslash or another escape: skip both characters
+      i += 2
+      continue
+    }
+    const code = Number.parseInt(text.slice(i + 2, i + 6), 16)
+    if (code === 0 || (code >= 0xd800 && code <= 0xdfff)) return false
+    i += 6
+  }
+  return true
+}
+
+interface Unstorable {
+  readonly problem: string
+}
+
+/** A value as the JSON text every store keeps, or why it cannot be stored. */
+export const encodeJson = (value: unknown): string | Unstorable => {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch {
+    text = undefined
+  }
+  if (text === undefined) return { problem: "is not JSON-compatible" }
+  if (!jsonStorable(text)) return { problem: "contains NUL or a lone surrogate" }
+  return text
+}
+
+const validateEvent = (event: EventData): string | undefined => {
   if (typeof event.eventId !== "string" || event.eventId.length === 0) return "every event needs a non-empty eventId"
   if (typeof event.type !== "string" || event.type.length === 0) return `event ${event.eventId} needs a non-empty type`
-  if (
-    event.schemaVersion !== undefined && (!Number.isInteger(event.schemaVersion) || event.schemaVersion < 1)
-  ) return `event ${event.eventId}: schemaVersion must be a positive integer`
-  if (checkJson && !isJsonCompatible(event.data)) return `event ${event.eventId}: data is not JSON-compatible`
-  if (checkJson && event.metadata !== undefined && !isJsonCompatible(event.metadata)) {
-    return `event ${event.eventId}: metadata is not JSON-compatible`
+  if (event.schemaVersion !== undefined && !isPositiveInteger(event.schemaVersion)) {
+    return `event ${event.eventId}: schemaVersion must be a positive integer up to ${maxVersion}`
   }
+  if (
+    !storable(event.eventId) || !storable(event.type) ||
+    (typeof event.correlationId === "string" && !storable(event.correlationId)) ||
+    (typeof event.causationId === "string" && !storable(event.causationId))
+  ) return `event ${event.eventId}: an id or type contains NUL or a lone surrogate`
   return undefined
 }
 
-/** What is wrong with a batch of appends, if anything; `checkJson: false` when the caller encodes. */
-export const appendProblem = (
-  appends: ReadonlyArray<StreamAppend>,
-  checkJson: boolean
-): InvalidRequest | undefined => {
+/** What is wrong with a batch of appends, if anything, besides its events' data. */
+const appendProblem = (appends: ReadonlyArray<StreamAppend>): InvalidRequest | undefined => {
   const streams = new Set<string>()
   const ids = new Set<string>()
   for (const { events, expected, streamId } of appends) {
@@ -58,14 +115,10 @@ export const appendProblem = (
       return new InvalidRequest({ streamId, reason: "a stream may appear only once in a multi-stream append" })
     }
     streams.add(streamId)
-    if (expected._tag === "Exact" && (!Number.isInteger(expected.version) || expected.version < 0)) {
-      return new InvalidRequest({
-        streamId,
-        reason: `expected version must be a non-negative integer, got ${expected.version}`
-      })
-    }
+    const badExpectation = expectationProblem(streamId, expected)
+    if (badExpectation !== undefined) return badExpectation
     for (const event of events) {
-      const problem = validateEvent(event, checkJson)
+      const problem = validateEvent(event)
       if (problem !== undefined) return new InvalidRequest({ streamId, reason: problem })
       if (ids.has(event.eventId)) {
         return new InvalidRequest({ streamId, reason: `event id ${event.eventId} appears twice in one append` })
@@ -76,11 +129,65 @@ export const appendProblem = (
   return undefined
 }
 
-/** Checks a batch of appends before anything is written. */
-export const validate = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<void, InvalidRequest> =>
+/**
+ * Validates a batch of appends and encodes their events to JSON text once, synchronously, before
+ * anything is written: every store keeps what this gives, so they all refuse the same input.
+ */
+export const encodeAppends = (appends: ReadonlyArray<StreamAppend>): InvalidRequest | Array<Array<EncodedEvent>> => {
+  const problem = appendProblem(appends)
+  if (problem !== undefined) return problem
+  const out: Array<Array<EncodedEvent>> = []
+  for (const append of appends) {
+    const encoded: Array<EncodedEvent> = []
+    for (const event of append.events) {
+      const data = encodeJson(event.data)
+      const metadata = event.metadata === undefined ? "{}" : encodeJson(event.metadata)
+      if (typeof data !== "string" || typeof metadata !== "string") {
+        const reason = typeof data !== "string"
+          ? `data ${data.problem}`
+          : `metadata ${(metadata as Unstorable).problem}`
+        return new InvalidRequest({ streamId: append.streamId, reason: `event ${event.eventId}: ${reason}` })
+      }
+      encoded.push({
+        eventId: event.eventId,
+        type: event.type,
+        schemaVersion: event.schemaVersion ?? 1,
+        data,
+        metadata,
+        correlationId: event.correlationId ?? null,
+        causationId: event.causationId ?? null
+      })
+    }
+    out.push(encoded)
+  }
+  return out
+}
+
+/** Validates a snapshot and encodes its state to the JSON text every store keeps. */
+export const encodeSnapshot = (
+  streamId: string,
+  snapshot: { readonly version: number; readonly state: unknown; readonly schemaVersion?: number | undefined }
+): Effect.Effect<string, InvalidRequest> =>
   Effect.suspend(() => {
-    const problem = appendProblem(appends, true)
-    return problem === undefined ? Effect.void : Effect.fail(problem)
+    const badId = streamIdProblem(streamId)
+    if (badId !== undefined) return Effect.fail(badId)
+    if (!isPositiveInteger(snapshot.version)) {
+      return Effect.fail(
+        new InvalidRequest({ streamId, reason: `a snapshot's version must be a positive integer up to ${maxVersion}` })
+      )
+    }
+    if (snapshot.schemaVersion !== undefined && !isPositiveInteger(snapshot.schemaVersion)) {
+      return Effect.fail(
+        new InvalidRequest({
+          streamId,
+          reason: `a snapshot's schemaVersion must be a positive integer up to ${maxVersion}`
+        })
+      )
+    }
+    const state = encodeJson(snapshot.state)
+    return typeof state === "string"
+      ? Effect.succeed(state)
+      : Effect.fail(new InvalidRequest({ streamId, reason: `a snapshot's state ${state.problem}` }))
   })
 
 /** Where an already-stored event sits. */

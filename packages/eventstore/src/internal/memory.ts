@@ -3,10 +3,20 @@
 import { Clock, Effect, Option, Stream, SubscriptionRef } from "effect"
 import type { AppendResult, RecordedEvent, Service, Snapshot, StreamAppend, StreamInfo } from "../EventStore.js"
 import { matchesFilter } from "../EventStore.js"
-import { InvalidRequest, StreamDeleted } from "../EventStoreError.js"
+import { IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
-import { readLimit, resolveRetry, validate, validateStreamId, wrongVersion } from "./append.js"
+import {
+  encodeAppends,
+  encodeSnapshot,
+  readLimit,
+  resolveRetry,
+  validateDelete,
+  validateFrom,
+  validateStreamId,
+  wrongVersion
+} from "./append.js"
 import { makeService } from "./service.js"
+import type { EncodedEvent } from "./sqlStatements.js"
 
 interface StreamState {
   readonly events: Array<RecordedEvent>
@@ -23,7 +33,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
 
   const versionOf = (streamId: string) => streams.get(streamId)?.events.length ?? 0
 
-  const appendOne = (append: StreamAppend) =>
+  const appendOne = (append: StreamAppend, encoded: ReadonlyArray<EncodedEvent>) =>
     Effect.gen(function*() {
       const stream = streams.get(append.streamId)
       if (stream?.deleted) return yield* Effect.fail(new StreamDeleted({ streamId: append.streamId }))
@@ -35,15 +45,28 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
       if (retried !== undefined) return { kind: "retry" as const, result: retried }
       const actual = stream?.events.length ?? 0
       if (!ExpectedVersion.matches(append.expected, actual)) return yield* Effect.fail(wrongVersion(append, actual))
-      return { kind: "new" as const, append, actual }
+      return { kind: "new" as const, append, encoded, actual }
     })
 
   const appendMany: Service["appendMany"] = (appends) =>
-    Effect.zipRight(
-      validate(appends),
-      writeLock.withPermits(1)(Effect.gen(function*() {
+    Effect.suspend((): ReturnType<Service["appendMany"]> => {
+      // encoded before the lock: the store keeps the JSON round trip of each event, as SQL does
+      const encoded = encodeAppends(appends)
+      if (encoded instanceof InvalidRequest) return Effect.fail(encoded)
+      return writeLock.withPermits(1)(Effect.gen(function*() {
         // check every stream first: nothing is written unless all pass
-        const plans = yield* Effect.forEach(appends, appendOne)
+        const plans = yield* Effect.forEach(appends, (append, i) => appendOne(append, encoded[i]))
+        const retries = plans.filter((plan) => plan.kind === "retry")
+        // a mix of retried and new events is never a clean retry (an empty guard is neither)
+        if (retries.length > 0 && plans.some((plan) => plan.kind === "new" && plan.append.events.length > 0)) {
+          return yield* Effect.fail(
+            new IdempotencyConflict({
+              streamId: retries[0].result.streamId,
+              eventIds: appends.flatMap((a) => a.events.filter((e) => ids.has(e.eventId)).map((e) => e.eventId)),
+              reason: "part of this multi-stream append is already stored and part is not"
+            })
+          )
+        }
         const now = new Date(yield* Clock.currentTimeMillis)
         const results: Array<AppendResult> = []
         for (const plan of plans) {
@@ -51,26 +74,26 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
             results.push(plan.result)
             continue
           }
-          const { append, actual } = plan
+          const { actual, append } = plan
           let stream = streams.get(append.streamId)
           if (stream === undefined) {
             stream = { events: [], deleted: false }
             streams.set(append.streamId, stream)
           }
           const positions: Array<number> = []
-          append.events.forEach((event, i) => {
+          plan.encoded.forEach((event, i) => {
             const recorded: RecordedEvent = {
               eventId: event.eventId,
               streamId: append.streamId,
               streamVersion: actual + i + 1,
               globalPosition: log.length + 1,
               type: event.type,
-              schemaVersion: event.schemaVersion ?? 1,
+              schemaVersion: event.schemaVersion,
               timestamp: now,
-              correlationId: event.correlationId ?? null,
-              causationId: event.causationId ?? null,
-              metadata: structuredClone(event.metadata ?? {}),
-              data: structuredClone(event.data)
+              correlationId: event.correlationId,
+              causationId: event.causationId,
+              metadata: JSON.parse(event.metadata),
+              data: JSON.parse(event.data)
             }
             log.push(recorded)
             stream.events.push(recorded)
@@ -82,11 +105,12 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
         yield* SubscriptionRef.set(head, log.length)
         return results
       }))
-    )
+    })
 
   const readStream: Service["readStream"] = (streamId, options = {}) =>
     Effect.gen(function*() {
       yield* validateStreamId(streamId)
+      yield* validateFrom(streamId, options.from)
       const limit = yield* readLimit(options.limit, streamId)
       const stream = streams.get(streamId)
       if (stream?.deleted) return yield* Effect.fail(new StreamDeleted({ streamId }))
@@ -120,31 +144,30 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
     Effect.sync(() => ({ streamId, version: versionOf(streamId), deleted: streams.get(streamId)?.deleted ?? false }))
 
   const deleteStream: Service["deleteStream"] = (streamId, expected = ExpectedVersion.Any) =>
-    writeLock.withPermits(1)(Effect.gen(function*() {
-      const stream = streams.get(streamId)
-      if (stream?.deleted) return yield* Effect.fail(new StreamDeleted({ streamId }))
-      const actual = stream?.events.length ?? 0
-      if (!ExpectedVersion.matches(expected, actual)) {
-        return yield* Effect.fail(wrongVersion({ streamId, events: [], expected }, actual))
-      }
-      if (stream === undefined) streams.set(streamId, { events: [], deleted: true })
-      else stream.deleted = true
-    }))
+    Effect.zipRight(
+      validateDelete(streamId, expected),
+      writeLock.withPermits(1)(Effect.gen(function*() {
+        const stream = streams.get(streamId)
+        if (stream?.deleted) return yield* Effect.fail(new StreamDeleted({ streamId }))
+        const actual = stream?.events.length ?? 0
+        if (!ExpectedVersion.matches(expected, actual)) {
+          return yield* Effect.fail(wrongVersion({ streamId, events: [], expected }, actual))
+        }
+        if (stream === undefined) streams.set(streamId, { events: [], deleted: true })
+        else stream.deleted = true
+      }))
+    )
 
   const saveSnapshot: Service["saveSnapshot"] = (streamId, snapshot) =>
     Effect.gen(function*() {
-      yield* validateStreamId(streamId)
-      if (!Number.isInteger(snapshot.version) || snapshot.version < 1) {
-        return yield* Effect.fail(
-          new InvalidRequest({ streamId, reason: "a snapshot's version must be a positive integer" })
-        )
-      }
+      // the JSON round trip, as SQL keeps it
+      const state = JSON.parse(yield* encodeSnapshot(streamId, snapshot))
       const now = new Date(yield* Clock.currentTimeMillis)
       snapshots.set(streamId, {
         streamId,
         version: snapshot.version,
         schemaVersion: snapshot.schemaVersion ?? 1,
-        state: structuredClone(snapshot.state),
+        state,
         timestamp: now
       })
     })

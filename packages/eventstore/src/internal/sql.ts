@@ -8,12 +8,22 @@ import { Clock, Context, Deferred, Duration, Effect, Exit, FiberId, FiberRef, Me
 import type { AppendResult, RecordedEvent, Service, StreamAppend } from "../EventStore.js"
 import { EventStoreError, IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
-import { appendProblem, readLimit, resolveRetry, validateStreamId, wrongVersion } from "./append.js"
+import {
+  encodeAppends,
+  encodeSnapshot,
+  readLimit,
+  resolveRetry,
+  validateDelete,
+  validateFrom,
+  validateStreamId,
+  wrongVersion
+} from "./append.js"
 import type { StoredId } from "./append.js"
 import { makeService } from "./service.js"
 import { migrate } from "./sqlSchema.js"
 import type { EncodedEvent } from "./sqlStatements.js"
 import {
+  maxVersion,
   pgAppend,
   positionsPerTransaction,
   rowsPerStatement,
@@ -96,9 +106,6 @@ const collectPositions = (result: Inserted, rows: number, positions: Array<numbe
   return true
 }
 
-// the largest INTEGER both dialects store
-const maxVersion = 2_147_483_647
-
 export const appendDuration = Metric.timer("chronicle_eventstore_append_duration", "Time to append to the event store")
 export const slowAppends = Metric.counter("chronicle_eventstore_slow_appends_total", {
   description: "Appends that waited longer than the slow-append threshold"
@@ -166,49 +173,14 @@ const toRecorded = (parseJson: (value: unknown) => unknown) => (row: EventRow): 
 
 export const storeError = (operation: string) => (cause: SqlError) => new EventStoreError({ operation, cause })
 
+// PostgreSQL: two transactions that each guard a stream the other writes can wait on each other
+// (see insertStream); the server aborts one, and the append tries again
+const isDeadlock = (error: SqlError): boolean =>
+  String((error.cause as { code?: unknown } | undefined)?.code ?? "") === "40P01"
+
 const isUniqueViolation = (error: SqlError): boolean => {
   const text = `${String((error.cause as { code?: unknown } | undefined)?.code ?? "")} ${String(error.cause)}`
   return text.includes("23505") || text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT")
-}
-
-/**
- * Validates a batch of appends and encodes their events to JSON text once, synchronously: the hot
- * path spends no effect steps on it. Anything that is not JSON-compatible is refused.
- */
-const encodeAppends = (appends: ReadonlyArray<StreamAppend>): InvalidRequest | Array<Array<EncodedEvent>> => {
-  const problem = appendProblem(appends, false)
-  if (problem !== undefined) return problem
-  const out: Array<Array<EncodedEvent>> = []
-  for (const append of appends) {
-    const encoded: Array<EncodedEvent> = []
-    for (const event of append.events) {
-      let data: string | undefined
-      let metadata: string | undefined
-      try {
-        data = JSON.stringify(event.data)
-        metadata = JSON.stringify(event.metadata ?? {})
-      } catch {
-        data = undefined
-      }
-      if (data === undefined || metadata === undefined) {
-        return new InvalidRequest({
-          streamId: append.streamId,
-          reason: `event ${event.eventId}: data is not JSON-compatible`
-        })
-      }
-      encoded.push({
-        eventId: event.eventId,
-        type: event.type,
-        schemaVersion: event.schemaVersion ?? 1,
-        data,
-        metadata,
-        correlationId: event.correlationId ?? null,
-        causationId: event.causationId ?? null
-      })
-    }
-    out.push(encoded)
-  }
-  return out
 }
 
 interface AppendedRow {
@@ -301,6 +273,11 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
       run: Run
     ): Effect.Effect<AppendResult, NotInserted | SqlError> => {
       if (events.length === 0) {
+        // on PostgreSQL, anything but the standalone run is inside a transaction (see atomically)
+        const { _tag } = append.expected
+        if (dialect === "pg" && run !== standalone && (_tag === "Exact" || _tag === "NoStream")) {
+          return pgGuard(append)
+        }
         // nothing to write, but the expectation and the tombstone are still checked
         return Effect.flatMap(
           Effect.zip(currentVersion(append.streamId), tombstonesOf([append.streamId])),
@@ -327,6 +304,32 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
           expected._tag === "StreamExists" && v === 0
             ? Effect.fail(new NotInserted())
             : sqliteInsert(append.streamId, v, events, now))
+    }
+
+    // An exact expectation of a stream this transaction does not write. Under READ COMMITTED, a
+    // plain check would not see another transaction's uncommitted events there, and that one could
+    // not see ours: both could commit (write skew). So the guard inserts the stream's next version
+    // as a placeholder row and removes it again: the unique (stream, version) index makes it wait
+    // for any writer of that version and fail if one committed, and makes a later writer wait for
+    // this transaction. Its ROW EXCLUSIVE lock also serializes it with deleteStream. The row never
+    // commits, so no reader sees it. Statements run inside the caller's transaction only.
+    const pgGuard = (append: StreamAppend): Effect.Effect<AppendResult, NotInserted | SqlError> => {
+      const expected = append.expected._tag === "Exact" ? append.expected.version : 0
+      return sql<{ version: number | string }>`
+        INSERT INTO chronicle_events (position, event_id, stream_id, version, category, type, schema_version,
+          data, metadata, created_at)
+        SELECT -pg_current_xact_id()::text::bigint, 'chronicle-guard-' || pg_current_xact_id()::text,
+          ${append.streamId}, s.version + 1, '', '', 1, 'null', '{}', now()
+        FROM (SELECT coalesce(max(g.version), 0) AS version FROM chronicle_events g
+          WHERE g.stream_id = ${append.streamId}) s
+        WHERE NOT EXISTS (SELECT 1 FROM chronicle_tombstones t WHERE t.stream_id = ${append.streamId})
+          AND s.version = ${expected <= maxVersion ? expected : -1}
+        RETURNING version`.pipe(
+        Effect.catchIf(isUniqueViolation, () => Effect.fail(new NotInserted())),
+        Effect.filterOrFail((rows) => rows.length === 1, () => new NotInserted()),
+        Effect.zipLeft(sql`DELETE FROM chronicle_events WHERE position = -pg_current_xact_id()::text::bigint`),
+        Effect.as({ streamId: append.streamId, version: expected, positions: [] })
+      )
     }
 
     const sqliteInsert = (
@@ -406,7 +409,8 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         const versions = yield* versionsOf(streamIds)
         const stored = yield* storedIds(appends.flatMap((a) => a.events.map((e) => e.eventId)))
         const results: Array<AppendResult> = []
-        let retriedAll = true
+        let retries = 0
+        let fresh = 0
         for (const append of appends) {
           if (deleted.has(append.streamId)) return yield* Effect.fail(new StreamDeleted({ streamId: append.streamId }))
           const retried = yield* resolveRetry(
@@ -415,18 +419,21 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
           )
           if (retried !== undefined) {
             results.push(retried)
+            retries++
             continue
           }
-          retriedAll = false
           const actual = versions.get(append.streamId) ?? 0
           if (!ExpectedVersion.matches(append.expected, actual)) return yield* Effect.fail(wrongVersion(append, actual))
+          // a guard (no events) is neither a retry nor new: its expectation holds, as in the call it retries
+          if (append.events.length === 0) results.push({ streamId: append.streamId, version: actual, positions: [] })
+          else fresh++
         }
-        if (retriedAll) return results
+        if (fresh === 0) return results
         // some were retries and others new: a mix is never a clean retry
-        if (results.length > 0) {
+        if (retries > 0) {
           return yield* Effect.fail(
             new IdempotencyConflict({
-              streamId: results[0].streamId,
+              streamId: results.find((r) => r.duplicate === true)?.streamId ?? appends[0].streamId,
               eventIds: stored.map((s) => s.eventId),
               reason: "part of this multi-stream append is already stored and part is not"
             })
@@ -461,7 +468,7 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
     /** After a failed insert: a store error, the earlier result of a retried append, or another try. */
     const recover = (error: AppendFailure | NotInserted, call: Call, tries: number): Attempted =>
       error._tag === "SqlError"
-        ? Effect.fail(storeError("append")(error))
+        ? isDeadlock(error) && tries < 20 ? attempt(call, tries + 1) : Effect.fail(storeError("append")(error))
         : error._tag !== "NotInserted"
         ? Effect.fail(error)
         : Effect.flatMap(
@@ -613,6 +620,7 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
     const readStream: Service["readStream"] = (streamId, options = {}) =>
       Effect.gen(function*() {
         yield* validateStreamId(streamId)
+        yield* validateFrom(streamId, options.from)
         const limit = Math.min(yield* readLimit(options.limit, streamId), 1_000_000_000)
         const backwards = options.direction === "backwards"
         const from = Math.min(options.from ?? (backwards ? maxVersion : 1), maxVersion)
@@ -693,7 +701,30 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
 
     const deleteStream: Service["deleteStream"] = (streamId, expected = ExpectedVersion.Any) =>
       Effect.gen(function*() {
+        yield* validateDelete(streamId, expected)
         const now = yield* Clock.currentTimeMillis
+        const refusal = Effect.gen(function*() {
+          const deleted = yield* tombstonesOf([streamId])
+          if (deleted.has(streamId)) return yield* Effect.fail(new StreamDeleted({ streamId }))
+          const versions = yield* versionsOf([streamId])
+          return yield* Effect.fail(wrongVersion({ streamId, events: [], expected }, versions.get(streamId) ?? 0))
+        })
+        if (dialect === "pg") {
+          // Serialized with appends (docs/decisions/0009): the lock waits for every transaction that
+          // inserted events to end, and makes later inserts wait for this one, so the version read
+          // below is final and every append after it sees the tombstone.
+          return yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql`LOCK TABLE chronicle_events IN SHARE ROW EXCLUSIVE MODE`
+            const version = (yield* versionsOf([streamId])).get(streamId) ?? 0
+            const inserted = ExpectedVersion.matches(expected, version)
+              ? yield* sql<{ stream_id: string }>`
+                INSERT INTO chronicle_tombstones (stream_id, deleted_at) VALUES (${streamId}, ${now})
+                ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id`
+              : []
+            if (inserted.length === 0) return yield* refusal
+          }))
+        }
+        // SQLite has one writer at a time: the check and the insert are one statement
         const current =
           sql`coalesce((SELECT max(g.version) FROM chronicle_events g WHERE g.stream_id = ${streamId}), 0)`
         const check = expected._tag === "Any"
@@ -708,27 +739,12 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
           SELECT ${streamId}, ${now} WHERE ${check}
           ON CONFLICT (stream_id) DO NOTHING
           RETURNING stream_id`
-        if (inserted.length === 1) return
-        const deleted = yield* tombstonesOf([streamId])
-        if (deleted.has(streamId)) return yield* Effect.fail(new StreamDeleted({ streamId }))
-        const versions = yield* versionsOf([streamId])
-        return yield* Effect.fail(wrongVersion({ streamId, events: [], expected }, versions.get(streamId) ?? 0))
+        if (inserted.length === 0) return yield* refusal
       }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(storeError("deleteStream")(e))))
 
     const saveSnapshot: Service["saveSnapshot"] = (streamId, snapshot) =>
       Effect.gen(function*() {
-        yield* validateStreamId(streamId)
-        if (!Number.isInteger(snapshot.version) || snapshot.version < 1) {
-          return yield* Effect.fail(
-            new InvalidRequest({ streamId, reason: "a snapshot's version must be a positive integer" })
-          )
-        }
-        const state = JSON.stringify(snapshot.state)
-        if (state === undefined) {
-          return yield* Effect.fail(
-            new InvalidRequest({ streamId, reason: "a snapshot's state must be JSON-compatible" })
-          )
-        }
+        const state = yield* encodeSnapshot(streamId, snapshot)
         const now = yield* Clock.currentTimeMillis
         yield* sql`
           INSERT INTO chronicle_snapshots (stream_id, version, schema_version, state, created_at)

@@ -99,6 +99,9 @@ const createAppendFunction = Effect.gen(function*() {
               r.data, r.metadata, r.correlation_id, r.causation_id, to_timestamp(p_now::double precision / 1000)
             FROM json_to_recordset(p_rows) AS r(event_id text, seq integer, type text, schema_version integer,
               data jsonb, metadata jsonb, correlation_id text, causation_id text)
+            -- again here: this statement's snapshot is taken after its lock, so an insert that waited
+            -- for deleteStream sees its tombstone (docs/decisions/0009)
+            WHERE NOT EXISTS (SELECT 1 FROM chronicle_tombstones t WHERE t.stream_id = p_stream)
             ORDER BY r.seq
             RETURNING e.position, e.version;
         END
@@ -140,7 +143,9 @@ const run = Migrator.make({})({
     "0001_create_tables": createTables,
     "0002_append_function": createAppendFunction,
     "0003_sqlite_guard": createSqliteGuard,
-    "0004_sqlite_no_category_index": dropSqliteCategoryIndex
+    "0004_sqlite_no_category_index": dropSqliteCategoryIndex,
+    // the function as it is now, for databases that ran 0002 before its insert checked the tombstone
+    "0005_append_function_checks_tombstone_on_insert": createAppendFunction
   }),
   table: "chronicle_eventstore_migrations"
 })

@@ -5,6 +5,9 @@ import { categoryOf } from "../EventStore.js"
 
 export type Dialect = "pg" | "sqlite"
 
+/** The largest INTEGER both dialects store. */
+export const maxVersion = 2_147_483_647
+
 /**
  * PostgreSQL positions are `xid * 2^20 + n`: ordered like transaction ids, so a reader that stops
  * below the oldest running transaction (`pg_snapshot_xmin`) never skips a late committer.
@@ -105,7 +108,9 @@ export const pgAppend = (
   alone: boolean
 ): { readonly name: string; readonly text: string; readonly params: Array<unknown> } => {
   const { expected, streamId } = append
-  const expectedVersion = expected._tag === "Exact" ? expected.version : 0
+  // no stream reaches a version beyond an INTEGER: such an expectation is simply wrong, where the
+  // parameter itself would fail
+  const expectedVersion = expected._tag !== "Exact" ? 0 : expected.version <= maxVersion ? expected.version : -1
   if (alone && events.length === 1) {
     const e = events[0]
     return {
