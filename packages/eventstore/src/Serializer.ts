@@ -154,16 +154,25 @@ export const make = <A extends { readonly _tag: string }, I>(
     let type = recorded.type
     let version = recorded.schemaVersion
     let data = recorded.data
+    // renames start a type over at version 1: upcasters that rename back and forth would never end
+    let visited: Set<string> | undefined
     while (version < currentVersion(type)) {
       const step = upcasters[type]?.[version]
       if (step === undefined) return new Refused(`no upcaster for ${type} from version ${version}`)
       if (!isRecord(data)) return new Refused(`stored data of ${type} v${version} is not an object`)
-      data = step(data)
+      try {
+        data = step(data)
+      } catch (error) {
+        return new Refused(`the upcaster of ${type} from version ${version} failed: ${String(error)}`)
+      }
       version += 1
       const renamed = isRecord(data) && typeof data._tag === "string" ? data._tag : type
       if (renamed !== type) {
+        visited ??= new Set([`${type} ${version - 1}`])
         type = renamed
         version = 1
+        if (visited.has(`${type} ${version}`)) return new Refused(`the upcasters of ${recorded.type} rename in a loop`)
+        visited.add(`${type} ${version}`)
       }
     }
     return version > currentVersion(type)

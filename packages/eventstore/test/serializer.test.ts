@@ -63,4 +63,31 @@ describe("Serializer.decode", () => {
       const missing = yield* Effect.flip(unknown.decode(recorded("Created", { _tag: "Created", n: 1 }, 1)))
       assert.include(missing.reason, "no upcaster for Created from version 1")
     }))
+
+  it.effect("refuses, typed, an event whose upcaster throws or whose upcasters rename in a loop", () =>
+    Effect.gen(function*() {
+      const throwing = Serializer.make(Created, {
+        versions: { Created: 2 },
+        upcasters: {
+          Created: {
+            1: () => {
+              throw new Error("no count")
+            }
+          }
+        }
+      })
+      const threw = yield* Effect.flip(throwing.decode(recorded("Created", { _tag: "Created" }, 1)))
+      assert.strictEqual(threw._tag, "EventDecodeError")
+      assert.include(threw.reason, "the upcaster of Created from version 1 failed: Error: no count")
+      const Renamed = Schema.TaggedStruct("Renamed", { n: Schema.Number })
+      const looping = Serializer.make(Schema.Union(Created, Renamed), {
+        versions: { Created: 2, Renamed: 2 },
+        upcasters: {
+          Created: { 1: (v1) => ({ ...v1, _tag: "Renamed" }) },
+          Renamed: { 1: (v1) => ({ ...v1, _tag: "Created" }) }
+        }
+      })
+      const loop = yield* Effect.flip(looping.decodeAll([recorded("Created", { _tag: "Created", n: 1 }, 1)]))
+      assert.include(loop.reason, "rename in a loop")
+    }))
 })
