@@ -64,7 +64,7 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
 /**
  * When a closed breaker opens.
  *
- * - `Consecutive`: after `threshold` failures in a row.
+ * - `Consecutive`: after `threshold` failures in a row, in admission order (see `consecutive`).
  * - `CountWindow`: when the failure rate over the last `size` calls reaches `failureRateThreshold`
  *   (0..1), once at least `minimumCalls` calls are in the window.
  * - `TimeWindow`: the same over the calls of the last `window`, kept in `buckets` buckets.
@@ -89,7 +89,10 @@ export type Policy =
   }
 
 /**
- * Opens after `threshold` failures in a row (default 5, the seed's).
+ * Opens after `threshold` failures in a row (default 5, the seed's), counted in admission order:
+ * only a success of a call admitted after the run's first failure resets the run. A call admitted
+ * before it that succeeds later does not (the closed fast path does not observe successes while
+ * the run is clean; see decision 0104).
  *
  * @since 0.1.0
  * @category policies
@@ -462,6 +465,10 @@ const makeInternal = <E>(
     let rejections = 0
     let updatedAt = Number.NEGATIVE_INFINITY
     let acquiring = false
+    // Bumped by every transition: a probe belongs to the half-open phase it was admitted in.
+    let phase = 0
+    // Until when this process holds the probe lease (shared breakers only).
+    let leaseUntil = 0
     let rejection: Effect.Effect<never, CircuitOpen> = Effect.fail(
       new CircuitOpen({ breaker: name, state: "Open", halfOpenAt: null }, true)
     )
@@ -518,18 +525,30 @@ const makeInternal = <E>(
       })
     }
 
-    // Changes state synchronously and returns the effect that announces it.
-    const transition = (to: number, now: number, reason: string, save: boolean): Effect.Effect<void> => {
+    // Changes state synchronously and returns the effect that announces it. `until` opens the
+    // breaker until another process's probe lease ends, without counting an opening.
+    const transition = (
+      to: number,
+      now: number,
+      reason: string,
+      save: boolean,
+      until?: number
+    ): Effect.Effect<void> => {
       const from = state
       if (from === to) return Effect.void
       state = to
+      phase++
       updatedAt = now
       probesInFlight = 0
       halfOpenSuccesses = 0
       tracker.reset()
       if (to === OPEN) {
-        openings++
-        halfOpenAt = now + openDurationFor(openings)
+        if (until === undefined) {
+          openings++
+          halfOpenAt = now + openDurationFor(openings)
+        } else {
+          halfOpenAt = until
+        }
       } else if (to === CLOSED) {
         openings = 0
       }
@@ -602,74 +621,135 @@ const makeInternal = <E>(
       })
     }
 
-    const probe = <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | CircuitOpen, R> => {
-      if (probesInFlight >= maxProbes) return reject()
-      probesInFlight++
-      countAdmission()
-      const start = clock.unsafeCurrentTimeMillis()
-      return Effect.onExit(self, (exit) =>
-        Effect.suspend(() => {
-          if (state !== HALF_OPEN) return Effect.void
-          probesInFlight--
-          const now = clock.unsafeCurrentTimeMillis()
-          const verdict = Exit.isSuccess(exit)
-            ? (slowMillis >= 0 && now - start > slowMillis ? 1 : 0)
-            : judge(exit.cause)
-          if (verdict === 1) {
-            count(failureLabels)
-            return Effect.zipRight(transition(OPEN, now, "a half-open probe failed", true), releaseLease)
+    // Ends a probe of half-open phase `epoch`. A probe that ends in a later phase (the breaker
+    // reopened, was reset, isolated or synced meanwhile) neither frees a slot nor counts there.
+    const settle = (exit: Exit.Exit<unknown, E>, epoch: number, start: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (phase !== epoch) return Effect.void
+        probesInFlight--
+        const now = clock.unsafeCurrentTimeMillis()
+        const verdict = Exit.isSuccess(exit)
+          ? (slowMillis >= 0 && now - start > slowMillis ? 1 : 0)
+          : judge(exit.cause)
+        if (verdict === 1) {
+          count(failureLabels)
+          return Effect.zipRight(transition(OPEN, now, "a half-open probe failed", true), releaseLease)
+        }
+        if (verdict === 0) {
+          if (++halfOpenSuccesses >= successThreshold) {
+            return Effect.zipRight(
+              transition(CLOSED, now, `${halfOpenSuccesses} half-open probes succeeded`, true),
+              releaseLease
+            )
           }
-          if (verdict === 0) {
-            if (++halfOpenSuccesses >= successThreshold) {
-              return Effect.zipRight(
-                transition(CLOSED, now, `${halfOpenSuccesses} half-open probes succeeded`, true),
-                releaseLease
-              )
-            }
-          }
-          return Effect.void
-        }))
-    }
+        }
+        return Effect.void
+      })
+
+    // Takes a probe slot and installs its release in one uninterruptible step, so an interruption
+    // at any point after it (while `announce`, the half-open transition's, runs too) frees the slot.
+    const probe = <A, E2 extends E, R>(
+      self: Effect.Effect<A, E2, R>,
+      announce: Effect.Effect<void>
+    ): Effect.Effect<A, E2 | CircuitOpen, R> =>
+      Effect.uninterruptibleMask((restore) => {
+        if (state !== HALF_OPEN) return Effect.zipRight(restore(announce), Effect.suspend(() => restore(admit(self))))
+        if (probesInFlight >= maxProbes) return Effect.zipRight(restore(announce), reject())
+        probesInFlight++
+        countAdmission()
+        const epoch = phase
+        let start = clock.unsafeCurrentTimeMillis()
+        const run = announce === Effect.void ? restore(self) : Effect.zipRight(
+          restore(announce),
+          Effect.suspend(() => {
+            start = clock.unsafeCurrentTimeMillis()
+            return restore(self)
+          })
+        )
+        return Effect.onExit(run, (exit) => settle(exit, epoch, start))
+      })
 
     const releaseLease: Effect.Effect<void> = shared === undefined
       ? Effect.void
       : shared.store.releaseLease(name, owner).pipe(Effect.catchAll(() => Effect.void))
 
     const leaseMillis = shared?.leaseDuration === undefined ? -1 : Duration.toMillis(shared.leaseDuration)
+    const syncMillis = Duration.toMillis(shared?.syncInterval ?? Duration.seconds(1))
+
+    // Takes or renews the probe lease (the caller set `acquiring`). None: this process holds it
+    // until `leaseUntil`, or the store is unreachable (probing locally is safer than never
+    // closing). Some: another process holds it until then.
+    const takeLease = (store: BreakerStore.Service, now: number): Effect.Effect<Option.Option<number>> => {
+      const until = now + Math.max(1000, leaseMillis >= 0 ? leaseMillis : openDurationFor(Math.max(1, openings)))
+      return store.acquireLease(name, owner, now, until).pipe(
+        Effect.map((lease) => {
+          if (lease.owner !== owner) return Option.some(lease.until)
+          leaseUntil = lease.until
+          return Option.none<number>()
+        }),
+        Effect.catchAll((error) =>
+          Effect.as(
+            Effect.zipRight(
+              Effect.sync(() => {
+                leaseUntil = until
+              }),
+              Effect.logWarning(`breaker ${name}: could not take the probe lease`, error)
+            ),
+            Option.none<number>()
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          acquiring = false
+        }))
+      )
+    }
+
+    // Another process holds the lease now: stop probing here until it ends.
+    const leaseLost = (until: number, reason: string): Effect.Effect<void> =>
+      transition(OPEN, clock.unsafeCurrentTimeMillis(), reason, false, until)
 
     // Open and past halfOpenAt: half-open locally, or, when shared, only with the probe lease.
     const halfOpen = <A, E2 extends E, R>(
       self: Effect.Effect<A, E2, R>,
       now: number
     ): Effect.Effect<A, E2 | CircuitOpen, R> => {
-      if (shared === undefined) {
-        return Effect.zipRight(transition(HALF_OPEN, now, "open duration elapsed", false), probe(self))
-      }
+      if (shared === undefined) return probe(self, transition(HALF_OPEN, now, "open duration elapsed", false))
       if (acquiring) return reject()
       acquiring = true
-      const until = now + Math.max(1000, leaseMillis >= 0 ? leaseMillis : openDurationFor(Math.max(1, openings)))
-      return shared.store.acquireLease(name, owner, now, until).pipe(
-        Effect.map((lease) => lease.owner === owner ? Option.none<number>() : Option.some(lease.until)),
-        Effect.catchAll((error) =>
-          // Without the store, probing locally is safer than never closing.
-          Effect.as(Effect.logWarning(`breaker ${name}: could not take the probe lease`, error), Option.none<number>())
-        ),
-        Effect.ensuring(Effect.sync(() => {
-          acquiring = false
-        })),
-        Effect.flatMap((heldByOther) => {
-          if (state !== OPEN) return Effect.suspend(() => admit(self))
-          if (Option.isSome(heldByOther)) {
-            halfOpenAt = heldByOther.value
-            makeRejection()
-            return reject()
-          }
+      return Effect.flatMap(takeLease(shared.store, now), (heldByOther) => {
+        if (state !== OPEN) return Effect.suspend(() => admit(self))
+        if (Option.isSome(heldByOther)) {
+          halfOpenAt = heldByOther.value
+          makeRejection()
+          return reject()
+        }
+        return probe(
+          self,
+          transition(HALF_OPEN, clock.unsafeCurrentTimeMillis(), "open duration elapsed (probe lease taken)", false)
+        )
+      })
+    }
+
+    // Half-open and shared, with the lease expired: a probe is admitted only once it is renewed.
+    const probeShared = <A, E2 extends E, R>(
+      store: BreakerStore.Service,
+      self: Effect.Effect<A, E2, R>
+    ): Effect.Effect<A, E2 | CircuitOpen, R> => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (now < leaseUntil) return probe(self, Effect.void)
+      if (acquiring) return reject()
+      acquiring = true
+      const epoch = phase
+      return Effect.flatMap(takeLease(store, now), (heldByOther) => {
+        if (phase !== epoch) return Effect.suspend(() => admit(self))
+        if (Option.isSome(heldByOther)) {
           return Effect.zipRight(
-            transition(HALF_OPEN, clock.unsafeCurrentTimeMillis(), "open duration elapsed (probe lease taken)", false),
-            probe(self)
+            leaseLost(heldByOther.value, "the probe lease expired and another process took it"),
+            Effect.suspend(reject)
           )
-        })
-      )
+        }
+        return probe(self, Effect.void)
+      })
     }
 
     const admit = <A, E2 extends E, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | CircuitOpen, R> => {
@@ -686,7 +766,7 @@ const makeInternal = <E>(
           return now < halfOpenAt ? reject() : halfOpen(self, now)
         }
         case HALF_OPEN:
-          return probe(self)
+          return shared === undefined ? probe(self, Effect.void) : probeShared(shared.store, self)
         default:
           return reject()
       }
@@ -722,6 +802,24 @@ const makeInternal = <E>(
         rejections
       }
     }
+
+    // While probes run, renews the lease before it can expire (by the next sync), so a probe slower
+    // than the lease keeps it; if another process took it meanwhile, the running probes no longer
+    // count here (the phase ends) and this process stops probing.
+    const renewWhileProbing = (store: BreakerStore.Service): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (state !== HALF_OPEN || probesInFlight === 0 || acquiring || leaseUntil - now > syncMillis) {
+          return Effect.void
+        }
+        acquiring = true
+        const epoch = phase
+        return Effect.flatMap(takeLease(store, now), (heldByOther) =>
+          phase !== epoch || Option.isNone(heldByOther) ? Effect.void : Effect.zipRight(
+            Effect.logWarning(`breaker ${name}: a probe outlived the probe lease; another process probes now`),
+            leaseLost(heldByOther.value, "a probe outlived the probe lease and another process took it")
+          ))
+      })
 
     // Adopts what another process decided when it is newer than what this one knows.
     const sync: Effect.Effect<void> = shared === undefined ? Effect.void : shared.store.get(name).pipe(
@@ -762,7 +860,8 @@ const makeInternal = <E>(
             return Effect.void
           })
       })),
-      Effect.catchAll((error) => Effect.logWarning(`breaker ${name}: could not read the shared state`, error))
+      Effect.catchAll((error) => Effect.logWarning(`breaker ${name}: could not read the shared state`, error)),
+      Effect.zipRight(renewWhileProbing(shared.store))
     )
 
     const breaker = {

@@ -5,8 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { Scope } from "effect"
-import { Duration, Effect, Option, Schema } from "effect"
+import { Deferred, Duration, Effect, ExecutionStrategy, FiberId, Option, Schema, Scope } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Retry from "./Retry.js"
 import type * as Storage from "./Storage.js"
@@ -42,12 +41,15 @@ export interface PersistenceStrategy {
   readonly exists: (key: string) => Effect.Effect<boolean, PersistenceError>
   readonly delete: (key: string) => Effect.Effect<void, PersistenceError>
   readonly listKeys: (prefix: string) => Effect.Effect<ReadonlyArray<string>, PersistenceError>
-  /** Writes everything pending now. */
+  /** Waits for the writes under way (retries included), then writes everything pending. */
   readonly flush: Effect.Effect<void, PersistenceError>
   /** An accepted write of `key` that has not reached storage yet. */
   readonly pending: (key: string) => Effect.Effect<Option.Option<string>>
   readonly pendingKeys: Effect.Effect<ReadonlyArray<string>>
-  /** Drops a pending write of `key` (a newer write elsewhere supersedes it). */
+  /**
+   * Drops a pending write of `key` (a newer write elsewhere supersedes it) and waits for a write of
+   * it already under way, so the newer value lands after it.
+   */
   readonly discard: (key: string) => Effect.Effect<void>
 }
 
@@ -92,15 +94,22 @@ export const immediate = (storage: Storage.Service): PersistenceStrategy => {
   }
 }
 
-// Reads go through the pending writes first, so a caller reads what it wrote.
+// An accepted value. Compared by identity: a newer write of the key replaces the entry, so a write
+// that ends can tell whether the value it carried is still the latest one.
+interface Entry {
+  readonly value: string
+}
+
+// Reads go through the pending writes first (including writes under way), so a caller reads what
+// it wrote.
 const overlay = (
   inner: PersistenceStrategy,
-  pending: Map<string, string>
-): Pick<PersistenceStrategy, "load" | "exists" | "listKeys" | "pending" | "pendingKeys" | "discard"> => ({
+  pending: Map<string, Entry>
+): Pick<PersistenceStrategy, "load" | "exists" | "listKeys" | "pending" | "pendingKeys"> => ({
   load: (key) =>
     Effect.suspend(() => {
-      const value = pending.get(key)
-      return value === undefined ? inner.load(key) : Effect.succeed(Option.some(value))
+      const entry = pending.get(key)
+      return entry === undefined ? inner.load(key) : Effect.succeed(Option.some(entry.value))
     }),
   exists: (key) => Effect.suspend(() => pending.has(key) ? Effect.succeed(true) : inner.exists(key)),
   listKeys: (prefix) =>
@@ -109,15 +118,48 @@ const overlay = (
       for (const key of pending.keys()) if (key.startsWith(prefix)) all.add(key)
       return Array.from(all).sort()
     }),
-  pending: (key) => Effect.sync(() => Option.fromNullable(pending.get(key))),
-  pendingKeys: Effect.sync(() => Array.from(pending.keys())),
-  discard: (key) => Effect.sync(() => void pending.delete(key))
+  pending: (key) => Effect.sync(() => Option.map(Option.fromNullable(pending.get(key)), (entry) => entry.value)),
+  pendingKeys: Effect.sync(() => Array.from(pending.keys()))
 })
+
+// Keys with a write under way, each with a latch opened when that write ends.
+const makeWrites = () => {
+  const writing = new Map<string, Deferred.Deferred<void>>()
+  return {
+    has: (key: string) => writing.has(key),
+    /** Marks `keys` as being written until the returned effect runs. */
+    begin: (keys: ReadonlyArray<string>): Effect.Effect<void> => {
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      for (const key of keys) writing.set(key, done)
+      return Effect.suspend(() => {
+        for (const key of keys) if (writing.get(key) === done) writing.delete(key)
+        return Deferred.succeed(done, undefined)
+      })
+    },
+    /** Waits for the write under way of `key`, if any. */
+    await: (key: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const done = writing.get(key)
+        return done === undefined ? Effect.void : Deferred.await(done)
+      }),
+    /** Waits until no write is under way. */
+    idle: (): Effect.Effect<void> =>
+      Effect.suspend(function loop(): Effect.Effect<void> {
+        const busy = new Set(writing.values())
+        return busy.size === 0
+          ? Effect.void
+          : Effect.zipRight(Effect.forEach(busy, Deferred.await, { discard: true }), Effect.suspend(loop))
+      })
+  }
+}
 
 /**
  * Holds each key's latest value and writes it at most `delay` after the first unwritten change:
- * repeated writes within that time coalesce into one. A failed write stays pending and is tried
- * again after `retryDelay` (default 1 s). The background fibers live in the scope.
+ * repeated writes within that time coalesce into one. Writes of one key are serialized and land in
+ * the order they were accepted; a failed write stays pending (unless a newer value superseded it)
+ * and is tried again after `retryDelay` (default 1 s). `flush` waits for the writes under way,
+ * retries included, then writes everything pending; `discard` waits for a write of the key under
+ * way, so a newer value written elsewhere lands after it. The background fibers live in the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -131,38 +173,67 @@ export const debounced = (
   }
 ): Effect.Effect<PersistenceStrategy, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const scope = yield* Effect.scope
+    // A scope made now closes after finalizers added later (the manager's final flush), so a write
+    // under way or waiting for its retry is still alive when the flush waits for it.
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const clock = yield* Effect.clock
-    const pending = new Map<string, string>()
+    const pending = new Map<string, Entry>()
     const scheduled = new Set<string>()
+    const writes = makeWrites()
     const onWrite = options.onWrite ?? (() => Effect.void)
     const retryDelay = options.retryDelay ?? Duration.seconds(1)
+
+    // Writes `entries` (each the pending entry of its key when taken). A failed entry that is still
+    // the latest of its key stays pending and is tried again after `retryDelay`.
+    const write = (
+      entries: ReadonlyArray<readonly [string, Entry]>
+    ): Effect.Effect<void, PersistenceError> =>
+      Effect.suspend(() => {
+        const keys = entries.map(([key]) => key)
+        const end = writes.begin(keys)
+        const start = clock.unsafeCurrentTimeMillis()
+        const report = (error: Option.Option<PersistenceError>) =>
+          onWrite({ keys, durationMillis: clock.unsafeCurrentTimeMillis() - start, error })
+        const saved = entries.length === 1
+          ? inner.save(keys[0], entries[0][1].value)
+          : inner.saveMany(entries.map(([key, entry]) => [key, entry.value] as const))
+        return saved.pipe(
+          Effect.tapBoth({
+            onSuccess: () =>
+              Effect.suspend(() => {
+                for (const [key, entry] of entries) if (pending.get(key) === entry) pending.delete(key)
+                return report(Option.none())
+              }),
+            onFailure: (error) =>
+              Effect.zipRight(
+                report(Option.some(error)),
+                Effect.forEach(
+                  entries,
+                  ([key, entry]) => pending.get(key) === entry ? schedule(key, retryDelay) : Effect.void,
+                  { discard: true }
+                )
+              )
+          }),
+          Effect.ensuring(Effect.zipRight(
+            end,
+            // A value accepted while this write was under way waited for it; write it now.
+            Effect.forEach(keys, (key) => {
+              const entry = pending.get(key)
+              return entry !== undefined && !entries.some(([k, e]) => k === key && e === entry)
+                ? schedule(key, Duration.zero)
+                : Effect.void
+            }, { discard: true })
+          ))
+        )
+      })
 
     const writeKey = (key: string): Effect.Effect<void> =>
       Effect.suspend(() => {
         scheduled.delete(key)
-        const value = pending.get(key)
-        if (value === undefined) return Effect.void
-        pending.delete(key)
-        const start = clock.unsafeCurrentTimeMillis()
-        return inner.save(key, value).pipe(
-          Effect.matchEffect({
-            onSuccess: () =>
-              onWrite({ keys: [key], durationMillis: clock.unsafeCurrentTimeMillis() - start, error: Option.none() }),
-            onFailure: (error) =>
-              Effect.suspend(() => {
-                if (!pending.has(key)) pending.set(key, value)
-                return Effect.zipRight(
-                  onWrite({
-                    keys: [key],
-                    durationMillis: clock.unsafeCurrentTimeMillis() - start,
-                    error: Option.some(error)
-                  }),
-                  schedule(key, retryDelay)
-                )
-              })
-          })
-        )
+        const entry = pending.get(key)
+        // A write of the key under way reschedules this one when it ends.
+        if (entry === undefined || writes.has(key)) return Effect.void
+        return Effect.ignore(write([[key, entry]]))
       })
 
     const schedule = (key: string, delay: Duration.DurationInput): Effect.Effect<void> =>
@@ -172,55 +243,40 @@ export const debounced = (
         return Effect.asVoid(Effect.forkIn(Effect.zipRight(Effect.sleep(delay), writeKey(key)), scope))
       })
 
-    const flush: Effect.Effect<void, PersistenceError> = Effect.suspend(() => {
-      const entries = Array.from(pending)
-      pending.clear()
-      if (entries.length === 0) return inner.flush
-      const start = clock.unsafeCurrentTimeMillis()
-      return inner.saveMany(entries).pipe(
-        Effect.tapBoth({
-          onSuccess: () =>
-            onWrite({
-              keys: entries.map(([key]) => key),
-              durationMillis: clock.unsafeCurrentTimeMillis() - start,
-              error: Option.none()
-            }),
-          onFailure: (error) =>
-            Effect.suspend(() => {
-              for (const [key, value] of entries) if (!pending.has(key)) pending.set(key, value)
-              return onWrite({
-                keys: entries.map(([key]) => key),
-                durationMillis: clock.unsafeCurrentTimeMillis() - start,
-                error: Option.some(error)
-              })
-            })
-        }),
-        Effect.zipRight(inner.flush)
-      )
-    })
+    const flush: Effect.Effect<void, PersistenceError> = writes.idle().pipe(
+      Effect.zipRight(Effect.suspend(() => {
+        const entries = Array.from(pending).filter(([key]) => !writes.has(key))
+        // A key skipped here is being written by a write that started since: wait for it too.
+        return Effect.zipRight(entries.length === 0 ? Effect.void : write(entries), writes.idle())
+      })),
+      Effect.zipRight(inner.flush)
+    )
+
+    const accept = (key: string, value: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        pending.set(key, { value })
+        return schedule(key, options.delay)
+      })
+
+    const discard = (key: string): Effect.Effect<void> =>
+      Effect.zipRight(Effect.sync(() => void pending.delete(key)), writes.await(key))
 
     return {
       name: `debounced(${inner.name})`,
-      save: (key, value) =>
-        Effect.suspend(() => {
-          pending.set(key, value)
-          return schedule(key, options.delay)
-        }),
-      saveMany: (entries) =>
-        Effect.forEach(entries, ([key, value]) =>
-          Effect.suspend(() => {
-            pending.set(key, value)
-            return schedule(key, options.delay)
-          }), { discard: true }),
-      delete: (key) => Effect.zipRight(Effect.sync(() => pending.delete(key)), inner.delete(key)),
+      save: accept,
+      saveMany: (entries) => Effect.forEach(entries, ([key, value]) => accept(key, value), { discard: true }),
+      delete: (key) => Effect.zipRight(discard(key), inner.delete(key)),
       flush,
+      discard,
       ...overlay(inner, pending)
     }
   })
 
 /**
  * Write-behind: collects writes and saves them together every `interval`, or as soon as
- * `maxBatch` keys are pending. A failed batch stays pending for the next one.
+ * `maxBatch` keys are waiting. Batches are written one at a time; a failed batch stays pending for
+ * the next one, except values a newer write replaced. `flush` waits for the batch under way, then
+ * writes the rest; `discard` waits for a batch under way that holds the key.
  *
  * @since 0.1.0
  * @category constructors
@@ -234,33 +290,55 @@ export const batched = (
   }
 ): Effect.Effect<PersistenceStrategy, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const scope = yield* Effect.scope
+    // See `debounced`: this scope outlives the manager's final flush.
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const clock = yield* Effect.clock
-    const pending = new Map<string, string>()
+    // Every accepted value not yet in storage, batch under way included (reads see it).
+    const pending = new Map<string, Entry>()
+    // Keys whose latest value no batch has taken yet.
+    const queued = new Set<string>()
+    const writes = makeWrites()
     const maxBatch = Math.max(1, options.maxBatch ?? 100)
     const onWrite = options.onWrite ?? (() => Effect.void)
     const lock = yield* Effect.makeSemaphore(1)
+    let triggered = false
 
     const writeBatch: Effect.Effect<void, PersistenceError> = lock.withPermits(1)(Effect.suspend(() => {
-      const entries = Array.from(pending)
-      pending.clear()
+      triggered = false
+      const entries: Array<readonly [string, Entry]> = []
+      for (const key of queued) {
+        const entry = pending.get(key)
+        if (entry !== undefined) entries.push([key, entry])
+      }
+      queued.clear()
       if (entries.length === 0) return Effect.void
       const start = clock.unsafeCurrentTimeMillis()
       const keys = entries.map(([key]) => key)
-      return inner.saveMany(entries).pipe(
+      const end = writes.begin(keys)
+      return inner.saveMany(entries.map(([key, entry]) => [key, entry.value] as const)).pipe(
         Effect.tapBoth({
           onSuccess: () =>
-            onWrite({ keys, durationMillis: clock.unsafeCurrentTimeMillis() - start, error: Option.none() }),
+            Effect.suspend(() => {
+              for (const [key, entry] of entries) if (pending.get(key) === entry) pending.delete(key)
+              return onWrite({ keys, durationMillis: clock.unsafeCurrentTimeMillis() - start, error: Option.none() })
+            }),
           onFailure: (error) =>
             Effect.suspend(() => {
-              for (const [key, value] of entries) if (!pending.has(key)) pending.set(key, value)
+              // Only values still the latest go back: a newer one is queued or written already.
+              for (const [key, entry] of entries) if (pending.get(key) === entry) queued.add(key)
               return onWrite({
                 keys,
                 durationMillis: clock.unsafeCurrentTimeMillis() - start,
                 error: Option.some(error)
               })
             })
-        })
+        }),
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            for (const [key, entry] of entries) if (pending.get(key) === entry) queued.add(key)
+          })
+        ),
+        Effect.ensuring(end)
       )
     }))
 
@@ -273,16 +351,29 @@ export const batched = (
 
     const enqueue = (key: string, value: string): Effect.Effect<void> =>
       Effect.suspend(() => {
-        pending.set(key, value)
-        return pending.size >= maxBatch ? Effect.asVoid(Effect.forkIn(Effect.ignore(writeBatch), scope)) : Effect.void
+        pending.set(key, { value })
+        queued.add(key)
+        if (queued.size < maxBatch || triggered) return Effect.void
+        triggered = true
+        return Effect.asVoid(Effect.forkIn(Effect.ignore(writeBatch), scope))
       })
+
+    const discard = (key: string): Effect.Effect<void> =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          pending.delete(key)
+          queued.delete(key)
+        }),
+        writes.await(key)
+      )
 
     return {
       name: `batched(${inner.name})`,
       save: enqueue,
       saveMany: (entries) => Effect.forEach(entries, ([key, value]) => enqueue(key, value), { discard: true }),
-      delete: (key) => Effect.zipRight(Effect.sync(() => pending.delete(key)), inner.delete(key)),
+      delete: (key) => Effect.zipRight(discard(key), inner.delete(key)),
       flush: Effect.zipRight(writeBatch, inner.flush),
+      discard,
       ...overlay(inner, pending)
     }
   })

@@ -87,6 +87,84 @@ describe.each(stores)("shared breaker state (%s store)", (_label, makeStore) => 
       yield* b.execute(Effect.void)
     }))
 
+  describe("the probe lease while half-open", () => {
+    const pair = Effect.gen(function*() {
+      const store = yield* makeStore
+      const options = {
+        name: `lease-${Math.random().toString(36).slice(2, 8)}`,
+        store,
+        policy: CircuitBreaker.consecutive(1),
+        openDuration: "1 second",
+        successThreshold: 3,
+        syncInterval: "100 millis"
+      } as const
+      const a = yield* CircuitBreaker.makeShared<Down>({ ...options, owner: "a" })
+      const b = yield* CircuitBreaker.makeShared<Down>({ ...options, owner: "b" })
+      yield* Effect.either(a.execute(Effect.fail(new Down())))
+      yield* TestClock.adjust("200 millis")
+      assert.strictEqual(yield* b.state, "Open")
+      yield* TestClock.adjust("1 second")
+      yield* a.execute(Effect.void) // a takes the lease (1 s) and half-opens: 1 of 3 successes
+      assert.strictEqual(yield* a.state, "HalfOpen")
+      const seen = { running: 0, max: 0 }
+      const call = (gate: Deferred.Deferred<void>) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            seen.running++
+            seen.max = Math.max(seen.max, seen.running)
+          }),
+          () => Deferred.await(gate),
+          () => Effect.sync(() => void seen.running--)
+        )
+      return { a, b, seen, call }
+    })
+
+    it.scoped("the holder stops probing once its lease expired and another process took it", () =>
+      Effect.gen(function*() {
+        const { a, b, call, seen } = yield* pair
+        yield* TestClock.adjust("1500 millis") // sparse traffic: a's lease expires unused
+        const gate = yield* Deferred.make<void>()
+        const fb = yield* Effect.fork(b.execute(call(gate)))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* b.state, "HalfOpen", "b took the expired lease")
+        const fa = yield* Effect.fork(Effect.either(a.execute(call(gate))))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(seen.running, 1, "a does not probe while b does")
+        assert.strictEqual(yield* a.state, "Open", "a learned it lost the lease")
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(fb)
+        const refused = yield* Fiber.join(fa)
+        assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen")
+        assert.strictEqual(seen.max, 1, "one process probes at a time")
+      }))
+
+    it.scoped("the holder renews an expired lease nobody took, and keeps probing", () =>
+      Effect.gen(function*() {
+        const { a } = yield* pair
+        yield* TestClock.adjust("1500 millis")
+        yield* a.execute(Effect.void)
+        yield* a.execute(Effect.void)
+        assert.strictEqual(yield* a.state, "Closed")
+      }))
+
+    it.scoped("a probe slower than the lease keeps it renewed, so no other process probes meanwhile", () =>
+      Effect.gen(function*() {
+        const { a, b, call, seen } = yield* pair
+        const gate = yield* Deferred.make<void>()
+        const slow = yield* Effect.fork(a.execute(call(gate)))
+        yield* TestClock.adjust("3 seconds") // three lease durations
+        const fb = yield* Effect.fork(Effect.either(b.execute(call(gate))))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(seen.running, 1, "b does not probe while a's probe runs")
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(slow)
+        const refused = yield* Fiber.join(fb)
+        assert.isTrue(Either.isLeft(refused) && refused.left._tag === "CircuitOpen", "a still holds the lease")
+        assert.strictEqual(seen.max, 1)
+        assert.strictEqual((yield* a.snapshot).halfOpenSuccesses, 2, "the slow probe still counts")
+      }))
+  })
+
   it.effect("a lease held by another owner is refused until it expires", () =>
     Effect.gen(function*() {
       const store = yield* makeStore

@@ -469,4 +469,160 @@ describe("CircuitBreaker", () => {
       assert.isTrue(Option.isNone(Option.none()))
       assert.strictEqual(Duration.toMillis(CircuitBreaker.exponentialOpenDuration({ initial: 10, max: 15 })(3)), 15)
     }))
+
+  describe("half-open probes", () => {
+    // a call that holds its gate and records how many such calls run at once
+    const makeCalls = Effect.sync(() => {
+      const seen = { running: 0, max: 0 }
+      const call = (gate: Deferred.Deferred<void, Boom>) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            seen.running++
+            seen.max = Math.max(seen.max, seen.running)
+          }),
+          () => Deferred.await(gate),
+          () => Effect.sync(() => void seen.running--)
+        )
+      return { seen, call }
+    })
+
+    it.effect("a probe of an earlier half-open phase neither frees a slot nor counts in a later one", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make<Boom>({
+          name: uniqueName("stale"),
+          policy: CircuitBreaker.consecutive(1),
+          openDuration: "1 second",
+          halfOpenMaxProbes: 2,
+          successThreshold: 2
+        })
+        const { call, seen } = yield* makeCalls
+        yield* failN(breaker, 1, new Boom())
+        yield* TestClock.adjust("1 second")
+        const gA = yield* Deferred.make<void, Boom>()
+        const gB = yield* Deferred.make<void, Boom>()
+        const a = yield* Effect.fork(breaker.execute(call(gA)))
+        const b = yield* Effect.fork(breaker.execute(call(gB)))
+        yield* Effect.yieldNow()
+        yield* Deferred.fail(gA, new Boom())
+        yield* Fiber.await(a)
+        assert.strictEqual(yield* breaker.state, "Open", "A failed; B still runs")
+        yield* TestClock.adjust("2 seconds")
+        const gC = yield* Deferred.make<void, Boom>()
+        const c = yield* Effect.fork(breaker.execute(call(gC)))
+        const d = yield* Effect.fork(breaker.execute(call(gC)))
+        yield* Effect.yieldNow()
+        assert.strictEqual(yield* breaker.state, "HalfOpen")
+        yield* Deferred.succeed(gB, undefined) // B, of the previous phase, succeeds now
+        yield* Fiber.await(b)
+        const snapshot = yield* breaker.snapshot
+        assert.strictEqual(snapshot.probesInFlight, 2, "C and D still hold both slots")
+        assert.strictEqual(snapshot.halfOpenSuccesses, 0, "B's success is not counted in this phase")
+        const e = yield* Effect.either(breaker.execute(call(gC)))
+        assert.isTrue(Either.isLeft(e) && e.left._tag === "CircuitOpen", "a fifth call is refused")
+        assert.strictEqual(seen.max, 3, "B, C and D: never more than two probes of one phase")
+        yield* Deferred.succeed(gC, undefined)
+        yield* Fiber.join(c)
+        yield* Fiber.join(d)
+        assert.strictEqual(yield* breaker.state, "Closed")
+      }))
+
+    it.effect("a probe still running when the breaker is reset does not free a slot after it half-opens again", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make<Boom>({
+          name: uniqueName("reset-probe"),
+          policy: CircuitBreaker.consecutive(1),
+          openDuration: "1 second",
+          successThreshold: 1
+        })
+        const { call } = yield* makeCalls
+        yield* failN(breaker, 1, new Boom())
+        yield* TestClock.adjust("1 second")
+        const old = yield* Deferred.make<void, Boom>()
+        const stale = yield* Effect.fork(breaker.execute(call(old)))
+        yield* Effect.yieldNow()
+        yield* breaker.reset
+        yield* failN(breaker, 1, new Boom())
+        yield* TestClock.adjust("1 second")
+        const gate = yield* Deferred.make<void, Boom>()
+        const fresh = yield* Effect.fork(breaker.execute(call(gate)))
+        yield* Effect.yieldNow()
+        yield* Deferred.fail(old, new Boom()) // the stale probe fails: it must not reopen the breaker
+        yield* Fiber.await(stale)
+        assert.strictEqual(yield* breaker.state, "HalfOpen")
+        assert.strictEqual((yield* breaker.snapshot).probesInFlight, 1)
+        assert.isTrue(Either.isLeft(yield* Effect.either(breaker.execute(Effect.void))), "the one slot is taken")
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(fresh)
+        assert.strictEqual(yield* breaker.state, "Closed")
+      }))
+
+    it.effect("a probe interrupted while the half-open transition is announced frees its slot", () =>
+      Effect.gen(function*() {
+        const alerts = yield* Alerts.make()
+        // an Alerts service that takes time (a webhook)
+        const slowAlerts: Alerts.Service = { ...alerts, raise: () => Effect.sleep("100 millis") }
+        const breaker = yield* CircuitBreaker.make<Boom>({
+          name: uniqueName("leak"),
+          policy: CircuitBreaker.consecutive(1),
+          openDuration: "1 second",
+          successThreshold: 1
+        }).pipe(Effect.provideService(Alerts.Alerts, slowAlerts))
+        const opening = yield* Effect.fork(Effect.either(breaker.execute(Effect.fail(new Boom()))))
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(opening)
+        yield* TestClock.adjust("1 second")
+        const probe = yield* Effect.fork(breaker.execute(Effect.void))
+        yield* Effect.yieldNow()
+        assert.strictEqual((yield* breaker.snapshot).probesInFlight, 1)
+        yield* Fiber.interrupt(probe) // the caller gives up while the half-open alert is raised
+        assert.strictEqual((yield* breaker.snapshot).probesInFlight, 0)
+        assert.strictEqual(yield* breaker.state, "HalfOpen")
+        const later = yield* Effect.fork(Effect.either(breaker.execute(Effect.void)))
+        yield* TestClock.adjust("1 second")
+        assert.isTrue(Either.isRight(yield* Fiber.join(later)), "a later call probes")
+        assert.strictEqual(yield* breaker.state, "Closed")
+      }))
+  })
+
+  describe("consecutive failures are counted in admission order", () => {
+    it.effect("a success admitted before the run's first failure does not reset it", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make<Boom>({
+          name: uniqueName("order"),
+          policy: CircuitBreaker.consecutive(2)
+        })
+        const started = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        const slow = yield* Effect.fork(
+          breaker.execute(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate)))
+        )
+        yield* Deferred.await(started) // admitted while the run of failures is clean
+        yield* failN(breaker, 1, new Boom()) // F1
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(slow) // succeeds after F1, but was admitted before it
+        assert.strictEqual((yield* breaker.snapshot).failures, 1)
+        yield* failN(breaker, 1, new Boom()) // F2
+        assert.strictEqual(yield* breaker.state, "Open", "documented: only calls admitted after F1 reset the run")
+      }))
+
+    it.effect("a success admitted after the run's first failure resets it", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make<Boom>({
+          name: uniqueName("order-reset"),
+          policy: CircuitBreaker.consecutive(2)
+        })
+        yield* failN(breaker, 1, new Boom()) // F1
+        const started = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        const slow = yield* Effect.fork(
+          breaker.execute(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate)))
+        )
+        yield* Deferred.await(started) // admitted after F1
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(slow)
+        assert.strictEqual((yield* breaker.snapshot).failures, 0)
+        yield* failN(breaker, 1, new Boom())
+        assert.strictEqual(yield* breaker.state, "Closed")
+      }))
+  })
 })

@@ -6,9 +6,12 @@ import {
   PersistenceStrategy,
   Storage
 } from "@chronicle/resilience"
+import { Error as PlatformError } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Chunk,
+  Deferred,
+  type Duration,
   Effect,
   Either,
   Exit,
@@ -274,4 +277,216 @@ describe("PersistenceManager", () => {
       assert.strictEqual(yield* stored("b"), "1")
       assert.strictEqual(PersistenceStrategy.immediate(yield* Storage.makeMemory).name, "immediate")
     }))
+
+  describe("a clean shutdown waits for writes under way", () => {
+    // memory storage whose writes take `millis` (a network round trip)
+    const slowStorage = (millis: number) =>
+      Effect.gen(function*() {
+        const inner = yield* Storage.makeMemory
+        const storage: Storage.Service = {
+          kv: { ...inner.kv, set: (k, v) => Effect.zipRight(Effect.sleep(millis), inner.kv.set(k, v)) },
+          listKeys: inner.listKeys,
+          setMany: (entries) => Effect.zipRight(Effect.sleep(millis), inner.setMany(entries))
+        }
+        return { storage, stored: (k: string) => Effect.map(inner.kv.get(k), Option.getOrUndefined) }
+      })
+
+    const closeIn = (scope: Scope.CloseableScope, time: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust(time)
+        yield* Fiber.join(closing)
+      })
+
+    it.effect("an important write on its way to storage", () =>
+      Effect.gen(function*() {
+        const { storage, stored } = yield* slowStorage(50)
+        const scope = yield* Scope.make()
+        const docs = (yield* Scope.extend(
+          PersistenceManager.make(storage, { importantDelay: "10 millis", resilience: false }),
+          scope
+        )).forSchema(Doc)
+        yield* docs.persist("k", { title: "a", version: 1 }, "important")
+        yield* TestClock.adjust("20 millis") // on its way: storage takes 50 ms
+        assert.isUndefined(yield* stored("k"))
+        assert.deepStrictEqual(yield* docs.load("k"), Option.some({ title: "a", version: 1 }), "reads see it meanwhile")
+        yield* closeIn(scope, "1 second")
+        assert.strictEqual(yield* stored("k"), JSON.stringify({ title: "a", version: 1 }))
+      }))
+
+    it.effect("an important write waiting in a retry backoff", () =>
+      Effect.gen(function*() {
+        const { docs, scope, state, stored } = yield* setup({ importantDelay: "10 millis" })
+        state.failing = true
+        yield* docs.persist("k", { title: "a", version: 1 }, "important")
+        yield* TestClock.adjust("10 millis") // the first attempt fails; the retry waits 50 ms
+        state.failing = false
+        yield* closeIn(scope, "5 seconds")
+        assert.strictEqual(yield* stored("k"), JSON.stringify({ title: "a", version: 1 }))
+      }))
+
+    it.effect("an important write waiting for the debounced retry", () =>
+      Effect.gen(function*() {
+        const { docs, scope, state, stored } = yield* setup({ importantDelay: "10 millis", resilience: false })
+        state.failing = true
+        yield* docs.persist("k", { title: "a", version: 1 }, "important")
+        yield* TestClock.adjust("10 millis") // fails; tried again in 1 s
+        state.failing = false
+        yield* closeIn(scope, "10 millis")
+        assert.strictEqual(yield* stored("k"), JSON.stringify({ title: "a", version: 1 }))
+      }))
+
+    it.effect("a full background batch on its way to storage", () =>
+      Effect.gen(function*() {
+        const { storage, stored } = yield* slowStorage(50)
+        const scope = yield* Scope.make()
+        const docs = (yield* Scope.extend(
+          PersistenceManager.make(storage, { backgroundMaxBatch: 2, resilience: false }),
+          scope
+        )).forSchema(Doc)
+        yield* docs.persist("a", { title: "a", version: 1 }, "background")
+        yield* docs.persist("b", { title: "b", version: 1 }, "background") // full: written now
+        yield* TestClock.adjust("10 millis")
+        yield* closeIn(scope, "5 seconds")
+        assert.strictEqual(yield* stored("a"), JSON.stringify({ title: "a", version: 1 }))
+        assert.strictEqual(yield* stored("b"), JSON.stringify({ title: "b", version: 1 }))
+      }))
+  })
+
+  describe("writes of one key land in the order they were accepted", () => {
+    // the first write to storage hangs until `gate` opens, then fails (a slow, then lost, connection)
+    const hangingThenFailing = Effect.gen(function*() {
+      const inner = yield* Storage.makeMemory
+      const gate = yield* Deferred.make<void>()
+      const fault = new PlatformError.SystemError({
+        reason: "Unknown",
+        module: "KeyValueStore",
+        method: "set",
+        description: "timeout"
+      })
+      const landed: Array<string> = []
+      let first = true
+      const record = (k: string, v: string | Uint8Array) =>
+        Effect.zipRight(inner.kv.set(k, v), Effect.sync(() => void landed.push(String(v))))
+      const storage: Storage.Service = {
+        kv: {
+          ...inner.kv,
+          set: (k, v) =>
+            Effect.suspend(() => {
+              if (!first) return record(k, v)
+              first = false
+              return Effect.zipRight(Deferred.await(gate), Effect.fail(fault))
+            })
+        },
+        listKeys: inner.listKeys,
+        setMany: (entries) => Effect.forEach(entries, ([k, v]) => record(k, v), { discard: true })
+      }
+      return { storage, gate, landed, stored: (k: string) => Effect.map(inner.kv.get(k), Option.getOrUndefined) }
+    })
+    const v = (version: number) => ({ title: "t", version })
+    const text = (version: number) => JSON.stringify(v(version))
+
+    it.effect("an older important write that fails does not land over a newer one", () =>
+      Effect.gen(function*() {
+        const { gate, landed, storage, stored } = yield* hangingThenFailing
+        const docs = (yield* PersistenceManager.make(storage, { importantDelay: "100 millis", resilience: false }))
+          .forSchema(Doc)
+        yield* docs.persist("k", v(1), "important")
+        yield* TestClock.adjust("100 millis") // v1 on its way, hanging
+        yield* docs.persist("k", v(2), "important")
+        yield* TestClock.adjust("100 millis")
+        assert.isUndefined(yield* stored("k"), "v2 waits for the write of v1 under way")
+        assert.deepStrictEqual(yield* docs.load("k"), Option.some(v(2)))
+        yield* Deferred.succeed(gate, undefined) // v1 fails
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* stored("k"), text(2))
+        assert.deepStrictEqual(landed, [text(2)], "the failed v1 is not tried again: v2 superseded it")
+      }).pipe(Effect.scoped))
+
+    it.effect("a retried older important write lands before the newer one, not after", () =>
+      Effect.gen(function*() {
+        const { docs, state, stored } = yield* setup({
+          importantDelay: "20 millis",
+          resilience: { retry: { times: 3, base: "100 millis", jitter: false } }
+        })
+        state.failing = true
+        yield* docs.persist("k", v(1), "important")
+        yield* TestClock.adjust("20 millis") // v1 fails; retried in 100 ms
+        state.failing = false
+        yield* docs.persist("k", v(2), "important")
+        yield* TestClock.adjust("20 millis") // v2 is due, but waits for v1
+        assert.isUndefined(yield* stored("k"))
+        yield* TestClock.adjust("80 millis") // v1's retry lands, then v2
+        assert.strictEqual(yield* stored("k"), text(2))
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* stored("k"), text(2), "nothing older lands later")
+        assert.strictEqual(state.writes, 2)
+      }))
+
+    it.effect("a failed important write does not land over a newer critical one", () =>
+      Effect.gen(function*() {
+        const { gate, landed, storage, stored } = yield* hangingThenFailing
+        const docs = (yield* PersistenceManager.make(storage, { importantDelay: "100 millis", resilience: false }))
+          .forSchema(Doc)
+        yield* docs.persist("k", v(1), "important")
+        yield* TestClock.adjust("100 millis") // v1 on its way, hanging
+        const critical = yield* Effect.fork(docs.persist("k", v(2), "critical"))
+        yield* TestClock.adjust("10 millis")
+        assert.isNull(critical.unsafePoll(), "the critical write waits for the write of v1 under way")
+        yield* Deferred.succeed(gate, undefined) // v1 fails
+        yield* Fiber.join(critical)
+        assert.strictEqual(yield* stored("k"), text(2), "durable when persist returns")
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* stored("k"), text(2))
+        assert.deepStrictEqual(landed, [text(2)])
+      }).pipe(Effect.scoped))
+
+    it.effect("a failed background batch does not put back a value a newer critical write replaced", () =>
+      Effect.gen(function*() {
+        const faulty = yield* makeFaultyStorage
+        const { state, stored } = faulty
+        // a batch fails at once, but its caller learns it 50 ms later (a timeout)
+        const storage: Storage.Service = {
+          ...faulty.storage,
+          setMany: (entries) =>
+            Effect.flatten(Effect.zipLeft(Effect.exit(faulty.storage.setMany(entries)), Effect.sleep("50 millis")))
+        }
+        const docs = (yield* PersistenceManager.make(storage, { backgroundInterval: "1 second", resilience: false }))
+          .forSchema(Doc)
+        yield* docs.persist("k", v(1), "background")
+        state.failing = true
+        yield* TestClock.adjust("1 second") // the batch with v1 is on its way, failing
+        state.failing = false
+        const critical = yield* Effect.fork(docs.persist("k", v(2), "critical"))
+        yield* TestClock.adjust("50 millis")
+        yield* Fiber.join(critical)
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* stored("k"), text(2))
+        assert.strictEqual(state.writes, 1, "v1 is not written after v2")
+      }).pipe(Effect.scoped))
+
+    it.effect("a newer critical write waits for a background batch under way that holds the key", () =>
+      Effect.gen(function*() {
+        const inner = yield* Storage.makeMemory
+        const landed: Array<string> = []
+        const record = (k: string, v: string | Uint8Array) =>
+          Effect.zipRight(inner.kv.set(k, v), Effect.sync(() => void landed.push(String(v))))
+        const slowBatch: Storage.Service = {
+          kv: { ...inner.kv, set: record },
+          listKeys: inner.listKeys,
+          setMany: (entries) =>
+            Effect.zipRight(Effect.sleep("50 millis"), Effect.forEach(entries, ([k, v]) => record(k, v)))
+        }
+        const stored = (k: string) => Effect.map(inner.kv.get(k), Option.getOrUndefined)
+        const docs = (yield* PersistenceManager.make(slowBatch, { backgroundInterval: "1 second", resilience: false }))
+          .forSchema(Doc)
+        yield* docs.persist("k", v(1), "background")
+        yield* TestClock.adjust("1 second") // the batch with v1 is on its way (50 ms)
+        const critical = yield* Effect.fork(docs.persist("k", v(2), "critical"))
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(critical)
+        assert.strictEqual(yield* stored("k"), text(2))
+        assert.deepStrictEqual(landed, [text(1), text(2)], "v1 landed first, v2 last")
+      }).pipe(Effect.scoped))
+  })
 })
