@@ -54,6 +54,12 @@ const emptyError = (response: HttpServerResponse.HttpServerResponse, tooLarge: b
 
 const maxDepth = 32
 
+/** `application/json` or a `+json` type, with any parameters (`; charset=utf-8`). */
+const isJson = (contentType: string): boolean => {
+  const media = contentType.split(";")[0].trim().toLowerCase()
+  return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"))
+}
+
 // how deeply arrays and objects nest in a JSON text (brackets inside strings do not count)
 const nestingDepth = (text: string): number => {
   let depth = 0
@@ -98,6 +104,12 @@ export const guard = <E, R>(
     )
     const maxBodySize = Option.some(FileSystem.Size(settings.bodyLimit))
     if (request.method !== "GET" && request.method !== "HEAD") {
+      // only JSON bodies: the platform would parse a form from the raw stream this middleware has
+      // already read, and wait for it forever (multipart) or fail with a 500
+      const contentType = request.headers["content-type"]
+      if (contentType !== undefined && !isJson(contentType)) {
+        return jsonError(415, "UnsupportedMediaType", "the request body must be JSON (content-type: application/json)")
+      }
       // read (and cache) the body here, within the limit, and refuse JSON nested deep enough to
       // exhaust the stack of the parser or the decoder
       const body = yield* Effect.either(

@@ -49,8 +49,9 @@ export const format = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
       family(name, "gauge", help).push(`${name}${labels(tags)} ${number(state.value)}`)
     } else if (MetricState.isHistogramState(state)) {
       const lines = family(name, "histogram", help)
+      // Effect's buckets end with +Inf already: written once, from the count, below
       for (const [bound, count] of state.buckets) {
-        lines.push(`${name}_bucket${labels(tags, { le: number(bound) })} ${count}`)
+        if (Number.isFinite(bound)) lines.push(`${name}_bucket${labels(tags, { le: number(bound) })} ${count}`)
       }
       lines.push(`${name}_bucket${labels(tags, { le: "+Inf" })} ${state.count}`)
       lines.push(`${name}_sum${labels(tags)} ${number(state.sum)}`)
