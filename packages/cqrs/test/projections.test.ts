@@ -37,6 +37,14 @@ const start = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
     return { context, stop: Scope.close(scope, Exit.void) }
   })
 
+/** A worker in a scope of its own, with a way to run effects against its service. */
+const startWorker = (projection: ReturnType<typeof totalsProjection>, owner: string) =>
+  Effect.map(start(Projections.layerWorker([projection], { ...fast, owner })), (worker) => ({
+    ...worker,
+    on: <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
+      Effect.provide(effect, Layer.succeedContext(worker.context))
+  }))
+
 /** Waits until the (only) projection has stopped on a poison event. */
 const untilFailed = (p: Projections.Service) =>
   p.status.pipe(
@@ -269,9 +277,8 @@ describe("async projections", () => {
         const cat = fresh("c")
         const table = fresh("t")
         const projection = totalsProjection(table, { category: cat })
-        const worker = yield* start(Projections.layerWorker([projection], { ...fast, owner: "the-worker" }))
-        const onWorker = <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
-          Effect.provide(effect, Layer.succeedContext(worker.context))
+        const worker = yield* startWorker(projection, "the-worker")
+        const onWorker = worker.on
         const first = yield* addEvents(cat, 2, 5)
         yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(first, { timeout: "10 seconds" })))
         // asks the worker to hand over, then is cut off while it waits for the lease
@@ -324,9 +331,8 @@ describe("async projections", () => {
         const cat = fresh("c")
         const table = fresh("t")
         const projection = totalsProjection(table, { category: cat })
-        const worker = yield* start(Projections.layerWorker([projection], { ...fast, owner: "the-worker" }))
-        const onWorker = <A, E>(effect: Effect.Effect<A, E, Projections.Projections>) =>
-          Effect.provide(effect, Layer.succeedContext(worker.context))
+        const worker = yield* startWorker(projection, "the-worker")
+        const onWorker = worker.on
         const first = yield* addEvents(cat, 3, 40)
         yield* onWorker(Effect.flatMap(Projections.Projections, (p) => p.waitFor(first, { timeout: "10 seconds" })))
         const progress = yield* Effect.flatMap(
