@@ -69,6 +69,10 @@ const idempotencyKey = Effect.map(HttpServerRequest.HttpServerRequest, (request)
   return key !== undefined && /^[A-Za-z0-9_.:-]{1,128}$/.test(key) ? Option.some(key) : Option.none()
 })
 
+/** The id of a document created without one under an `Idempotency-Key`: `k` and 32 hex of its SHA-256. */
+const documentIdOfKey = (key: string): string =>
+  `k${createHash("sha256").update(`chronicle:create-document:${key}`).digest("hex").slice(0, 32)}`
+
 const toBlocks = (blocks: ReadonlyArray<typeof Api.CreateDocumentBody.Type["content"]["blocks"][number]>) =>
   blocks.map((block, index) => ({
     id: block.id ?? `b${index + 1}`,
@@ -168,20 +172,23 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
       )
 
     return handlers
-      .handle("create", ({ payload }) => {
-        const documentId = payload.id ?? Document.DocumentId.make(randomUUID())
-        return execute(
-          documentId,
-          new Document.CreateDocument({
+      .handle("create", ({ payload }) =>
+        Effect.flatMap(idempotencyKey, (key) => {
+          // A retry without an id must name the same document, so the id comes from the key.
+          const documentId = payload.id ??
+            Document.DocumentId.make(Option.isSome(key) ? documentIdOfKey(key.value) : randomUUID())
+          return execute(
             documentId,
-            title: payload.title ?? Document.defaultTitle,
-            authorId: payload.authorId ?? Document.UserId.make("anonymous"),
-            blocks: toBlocks(payload.content.blocks),
-            metadata: payload.metadata ?? {}
-          }),
-          true
-        )
-      })
+            new Document.CreateDocument({
+              documentId,
+              title: payload.title ?? Document.defaultTitle,
+              authorId: payload.authorId ?? Document.UserId.make("anonymous"),
+              blocks: toBlocks(payload.content.blocks),
+              metadata: payload.metadata ?? {}
+            }),
+            true
+          )
+        }))
       .handle("list", ({ urlParams }) =>
         Effect.gen(function*() {
           const limit = urlParams.limit ?? 20
@@ -272,8 +279,10 @@ export const DocumentsLive = HttpApiBuilder.group(Api.Api, "documents", (handler
             expectedVersion: payload.expectedVersion
           })
         ))
-      .handle("removeCollaborator", ({ path }) =>
-        execute(path.id, new Document.RemoveCollaborator({ documentId: path.id, userId: path.userId })))
+      .handle(
+        "removeCollaborator",
+        ({ path }) => execute(path.id, new Document.RemoveCollaborator({ documentId: path.id, userId: path.userId }))
+      )
       .handle("delete", ({ path }) =>
         Effect.gen(function*() {
           const key = yield* idempotencyKey
@@ -337,10 +346,12 @@ export const SystemLive = HttpApiBuilder.group(Api.Api, "system", (handlers) =>
       const breakerState = yield* breaker.state
       const reachable = head._tag === "Right"
       const failing = status.some((p) => p.state === "failed")
+      // Behind with nothing running it (never started, or no live owner): its read model stays stale.
+      const stalled = status.some((p) => p.state !== "running" && p.state !== "rebuilding" && p.lag > 0)
       return {
         status: !reachable
           ? "down" as const
-          : failing || breakerState !== "Closed"
+          : failing || stalled || breakerState !== "Closed"
           ? "degraded" as const
           : "ok" as const,
         store: {

@@ -257,6 +257,87 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       assert.match(String(json(json(events[2].data).metadata).contentHash), /^[0-9a-f]{64}$/)
     })
 
+    it("an Idempotency-Key retry answers the first result even where deciding again would refuse", async () => {
+      const id = `retry-${Date.now().toString(36)}`
+      await create(id)
+      const eventCount = async () =>
+        ((await request(base(), "GET", `/documents/${id}/events`)).body as Array<unknown>).length
+      const twice = async (method: string, path: string, body: unknown, key: string) => {
+        const first = await request(base(), method, path, body, { "idempotency-key": key })
+        const second = await request(base(), method, path, body, { "idempotency-key": key })
+        assert.strictEqual(second.status, first.status, JSON.stringify(second.body))
+        return [first, second] as const
+      }
+      const [saved, resaved] = await twice("PUT", `/documents/${id}/content`, {
+        content: { blocks: [{ content: "two" }] },
+        expectedVersion: 1
+      }, "r1")
+      assert.strictEqual(saved.status, 200, JSON.stringify(saved.body))
+      assert.strictEqual(json(resaved.body).version, 2)
+      assert.strictEqual(json(resaved.body).globalPosition, json(saved.body).globalPosition)
+      const [renamed, renamedAgain] = await twice("POST", `/documents/${id}/rename`, {
+        title: "Retried",
+        expectedVersion: 2
+      }, "r2")
+      assert.strictEqual(renamed.status, 200, JSON.stringify(renamed.body))
+      assert.strictEqual(json(renamedAgain.body).version, 3)
+      const [added] = await twice("POST", `/documents/${id}/collaborators`, { userId: "bob", expectedVersion: 3 }, "r3")
+      assert.strictEqual(added.status, 200, JSON.stringify(added.body))
+      const [removed] = await twice("DELETE", `/documents/${id}/collaborators/bob`, undefined, "r4")
+      assert.strictEqual(removed.status, 200, JSON.stringify(removed.body))
+      assert.strictEqual(await eventCount(), 5)
+      const [deleted, deletedAgain] = await twice("DELETE", `/documents/${id}`, undefined, "r5")
+      assert.strictEqual(deleted.status, 204)
+      assert.strictEqual(deletedAgain.headers.get("x-global-position"), deleted.headers.get("x-global-position"))
+      assert.strictEqual(await eventCount(), 6)
+      // without the key, the same delete is refused: the document is gone
+      assert.strictEqual((await request(base(), "DELETE", `/documents/${id}`)).status, 410)
+    })
+
+    it("an Idempotency-Key reused for another change is a 409 and writes nothing", async () => {
+      const id = `reuse-${Date.now().toString(36)}`
+      await create(id)
+      const headers = { "idempotency-key": "s1" }
+      const saved = await request(base(), "PUT", `/documents/${id}/content`, {
+        content: { blocks: [{ content: "kept" }] }
+      }, headers)
+      assert.strictEqual(saved.status, 200)
+      const renamed = await request(base(), "POST", `/documents/${id}/rename`, { title: "Never" }, headers)
+      assert.strictEqual(renamed.status, 409, JSON.stringify(renamed.body))
+      assert.strictEqual(json(renamed.body)._tag, "DocumentExists")
+      assert.include(String(json(renamed.body).message), "Idempotency-Key")
+      const other = await request(base(), "PUT", `/documents/${id}/content`, {
+        content: { blocks: [{ content: "other" }] }
+      }, headers)
+      assert.strictEqual(other.status, 409, JSON.stringify(other.body))
+      const events = (await request(base(), "GET", `/documents/${id}/events`)).body as Array<Record<string, unknown>>
+      assert.deepStrictEqual(events.map((e) => e.type), ["DocumentCreated", "DocumentContentSaved"])
+    })
+
+    it("a creation without an id under an Idempotency-Key creates one document", async () => {
+      const key = `create-${Date.now().toString(36)}`
+      const body = { title: "Keyed", content: { blocks: [{ content: "once" }] } }
+      const first = await request(base(), "POST", "/documents", body, { "idempotency-key": key })
+      const second = await request(base(), "POST", "/documents", body, { "idempotency-key": key })
+      assert.strictEqual(first.status, 201, JSON.stringify(first.body))
+      assert.strictEqual(second.status, 201, JSON.stringify(second.body))
+      const id = String(json(first.body).id)
+      ids.add(id)
+      assert.strictEqual(json(second.body).id, id)
+      assert.strictEqual(json(second.body).globalPosition, json(first.body).globalPosition)
+      const events = (await request(base(), "GET", `/documents/${id}/events`)).body as Array<unknown>
+      assert.strictEqual(events.length, 1)
+      // the same key for another creation
+      const other = await request(base(), "POST", "/documents", { ...body, title: "Other" }, { "idempotency-key": key })
+      assert.strictEqual(other.status, 409, JSON.stringify(other.body))
+      // without a key, each creation is its own document
+      const a = await request(base(), "POST", "/documents", body)
+      const b = await request(base(), "POST", "/documents", body)
+      assert.notStrictEqual(json(a.body).id, json(b.body).id)
+      ids.add(String(json(a.body).id))
+      ids.add(String(json(b.body).id))
+    })
+
     it("health, metrics, docs, dashboard", async () => {
       const h = await health()
       assert.strictEqual(h.status, "ok")
@@ -467,6 +548,10 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
         (await health()).projections.every((p) => p.checkpoint === baseline),
         "checkpoints stored on shutdown"
       )
+      // stopped but caught up: nothing is stale
+      const idle = await request(base(), "GET", "/health")
+      assert.strictEqual(idle.status, 200)
+      assert.strictEqual((idle.body as Health).status, "ok")
 
       // a burst of writes while no worker runs
       const run = Date.now().toString(36)
@@ -489,6 +574,11 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       }))
       const target = await head()
       assert.isAbove(target - baseline, 150)
+      // behind with no worker to catch up: degraded (still 200; only a store that is down is a 503)
+      const stale = await request(base(), "GET", "/health")
+      assert.strictEqual(stale.status, 200)
+      assert.strictEqual((stale.body as Health).status, "degraded")
+      assert.isTrue((stale.body as Health).projections.every((p) => p.state !== "running" && p.lag > 0))
 
       // a slow worker (small batches), killed once it is part of the way through
       const slow = spawnApp("worker", { DATABASE_URL: database.url, CHRONICLE_PROJECTION_BATCH_SIZE: "3" })

@@ -7,9 +7,9 @@
  */
 import type { Envelope } from "@chronicle/domain"
 import { EventStoreError } from "@chronicle/eventstore"
-import { Effect, Schedule, Schema, Stream } from "effect"
+import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import { AggregateAlreadyExists, AggregateNotFound } from "./CqrsError.js"
-import { deterministicEventId } from "./internal/ids.js"
+import { fingerprint } from "./internal/fingerprint.js"
 import type { MessageContext } from "./Message.js"
 import type { Loaded, LoadError, Repository, SaveError } from "./Repository.js"
 
@@ -111,7 +111,9 @@ export type ExecuteError = LoadError | SaveError | AggregateAlreadyExists
 /**
  * Loads the aggregate `id`, decides `command` against it, and appends the events expecting the
  * loaded version; retried on conflicts. With a command id in `options.context`, the events get ids
- * derived from it, so the same command id handled twice writes its events once (see decision 0303).
+ * derived from it and carry the command's type and fingerprint, so the same command id handled
+ * twice writes its events once and answers with them, and the same id reused for another command
+ * fails with `IdempotencyConflict` (see decision 0303).
  *
  * @since 0.1.0
  * @category handling
@@ -127,6 +129,7 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
   const messageId = context?.messageId
   // The key includes the stream, so a command id reused for another aggregate is not a conflict.
   const idempotencyKey = messageId === undefined ? undefined : `${repository.streamId(id)}/${messageId}`
+  const commandHash = context === undefined ? undefined : fingerprint(command)
   const saveOptions = context === undefined || idempotencyKey === undefined
     ? {}
     : {
@@ -137,7 +140,8 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
       metadata: {
         ...context.metadata,
         commandId: context.messageId,
-        ...(context.type === undefined ? {} : { commandType: context.type })
+        ...(context.type === undefined ? {} : { commandType: context.type }),
+        commandHash
       }
     }
 
@@ -174,20 +178,26 @@ export const execute = <S, C, Ev extends { readonly _tag: string }, E, R>(
     while: (error) => isTagged(error, "WrongExpectedVersion")
   })
 
-  if (messageId === undefined || idempotencyKey === undefined) return retried
+  if (context === undefined || messageId === undefined || commandHash === undefined) return retried
+  const earlier = (scan: number | undefined) =>
+    earlierResult(repository, id, { messageId, type: context.type, hash: commandHash }, scan)
+  // The earlier handling is looked for only when this one wrote nothing, so a first handling costs
+  // no extra read: a refusal, a failed load or an append conflict may all be a re-send that finds
+  // the aggregate moved on (by its own events or later ones), and so may a decision with no events.
   return retried.pipe(
-    // The ids of this command's events are already stored elsewhere in the stream: an earlier
-    // attempt with the same command id wrote them. Answer with what it wrote.
-    Effect.catchIf(
-      (error): error is EventStoreError.IdempotencyConflict =>
-        error instanceof EventStoreError.IdempotencyConflict &&
-        error.eventIds.includes(deterministicEventId(idempotencyKey, 0)),
-      (conflict) => earlierResult(repository, id, messageId, conflict, undefined)
+    Effect.catchAll((error) =>
+      isTagged(error, "EventStoreError") || isTagged(error, "EventDecodeError") || isTagged(error, "InvalidRequest")
+        ? Effect.fail(error)
+        : Effect.flatMap(
+          // A creation's events open the stream: a bounded look suffices.
+          earlier(mode === "create" && isTagged(error, "AggregateAlreadyExists") ? createScan : undefined),
+          Option.match({ onNone: () => Effect.fail(error), onSome: Effect.succeed })
+        )
     ),
-    // A creation re-sent after it succeeded: its events open the stream.
-    Effect.catchIf(
-      (error): error is AggregateAlreadyExists => mode === "create" && error instanceof AggregateAlreadyExists,
-      (exists) => earlierResult(repository, id, messageId, exists, createScan)
+    Effect.flatMap((result) =>
+      result.eventIds.length > 0
+        ? Effect.succeed(result)
+        : Effect.map(earlier(undefined), Option.getOrElse(() => result))
     )
   )
 }
@@ -198,32 +208,46 @@ const createScan = 100
 const isTagged = (error: unknown, tag: string): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === tag
 
-// Finds the events an earlier handling of the command wrote (they name the command as their
-// cause), scanning the stream; without them, the original failure stands.
-const earlierResult = <S, C, Ev extends { readonly _tag: string }, E, R, F>(
+// Finds the events an earlier handling of the command id wrote (they name it as their cause),
+// scanning the stream. Events of another command under the same id (another type or fingerprint)
+// are an `IdempotencyConflict`; events written before fingerprints were recorded match by type.
+const earlierResult = <S, C, Ev extends { readonly _tag: string }, E, R>(
   repository: Repository<S, C, Ev, E, R>,
   id: string,
-  messageId: string,
-  conflict: F,
+  command: { readonly messageId: string; readonly type: string | undefined; readonly hash: string },
   scan: number | undefined
-): Effect.Effect<CommandResult, LoadError | F> =>
+): Effect.Effect<Option.Option<CommandResult>, LoadError | EventStoreError.IdempotencyConflict> =>
   repository.history(id).pipe(
     (events) => scan === undefined ? events : Stream.take(events, scan),
-    Stream.filter((event) => event.causationId === messageId),
+    Stream.filter((event) => event.causationId === command.messageId),
     Stream.runCollect,
     Effect.flatMap((chunk) => {
       const events = Array.from(chunk)
+      const first = events.at(0)
       const last = events.at(-1)
-      return last === undefined
-        ? Effect.fail(conflict)
-        : Effect.succeed({
+      if (first === undefined || last === undefined) return Effect.succeed(Option.none())
+      const storedType = first.metadata.commandType
+      const storedHash = first.metadata.commandHash
+      const same = (storedType === undefined || command.type === undefined || storedType === command.type) &&
+        (storedHash === undefined || storedHash === command.hash)
+      return same
+        ? Effect.succeed(Option.some({
           streamId: last.streamId,
           version: last.streamVersion,
           globalPosition: last.globalPosition,
           positions: events.map((e) => e.globalPosition),
           eventIds: events.map((e) => e.eventId),
           duplicate: true
-        })
+        }))
+        : Effect.fail(
+          new EventStoreError.IdempotencyConflict({
+            streamId: last.streamId,
+            eventIds: events.map((e) => e.eventId),
+            reason: `command id ${command.messageId} was already used for another command${
+              typeof storedType === "string" ? ` (${storedType})` : ""
+            }`
+          })
+        )
     })
   )
 

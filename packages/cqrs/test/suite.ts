@@ -520,6 +520,87 @@ export const run = (options: SuiteOptions): void => {
             assert.strictEqual((yield* accounts.load(id)).state.balance, 111)
           }))
 
+        it.effect("idempotency: a re-send the domain would now refuse answers with what the command wrote", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const accounts = yield* accountsWith()
+            const id = freshId()
+            yield* Effect.gen(function*() {
+              yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }))
+              yield* CommandBus.send(new Deposit({ accountId: id, amount: 100 }))
+              const commandId = crypto.randomUUID()
+              const command = new Withdraw({ accountId: id, amount: 100 })
+              const first = yield* CommandBus.send(command, { messageId: commandId })
+              yield* CommandBus.send(new Deposit({ accountId: id, amount: 5 }))
+              // decided again, the withdrawal would overdraw (balance 5): it is answered, not refused
+              const again = yield* CommandBus.send(command, { messageId: commandId })
+              assert.isTrue(again.duplicate)
+              assert.strictEqual(again.version, first.version)
+              assert.deepStrictEqual(again.eventIds, first.eventIds)
+              assert.deepStrictEqual(again.positions, first.positions)
+              // the same withdrawal under a fresh id is refused
+              const refused = yield* Effect.flip(CommandBus.send(command))
+              assert.strictEqual(refused._tag, "InvariantViolated")
+            }).pipe(Effect.provide(handlersFor(accounts)))
+            assert.strictEqual((yield* store.streamInfo(accounts.streamId(id))).version, 4)
+            assert.strictEqual((yield* accounts.load(id)).state.balance, 5)
+
+            // re-sent after the aggregate was deleted: still the earlier answer, not AggregateNotFound
+            const closable = yield* deletable
+            const other = freshId()
+            yield* closable.handle(other, open())
+            const context = { messageId: crypto.randomUUID(), type: "Deposit" }
+            const deposited = yield* CommandHandler.execute(closable, other, deposit(7), { mode: "update", context })
+            yield* closable.remove(other)
+            const after = yield* CommandHandler.execute(closable, other, deposit(7), { mode: "update", context })
+            assert.isTrue(after.duplicate)
+            assert.strictEqual(after.version, deposited.version)
+            assert.deepStrictEqual(after.eventIds, deposited.eventIds)
+            const fresh = yield* Effect.flip(CommandHandler.execute(closable, other, deposit(7), { mode: "update" }))
+            assert.strictEqual(fresh._tag, "AggregateNotFound")
+          }))
+
+        it.effect("idempotency: a command id reused for another command fails with IdempotencyConflict, writes nothing", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const accounts = yield* accountsWith()
+            const id = freshId()
+            const openId = crypto.randomUUID()
+            const commandId = crypto.randomUUID()
+            yield* Effect.gen(function*() {
+              yield* CommandBus.send(new OpenAccount({ accountId: id, owner: "ada" }), { messageId: openId })
+              // another creation under the creation's id
+              const reopened = yield* Effect.flip(
+                CommandBus.send(new OpenAccount({ accountId: id, owner: "eve" }), { messageId: openId })
+              )
+              assert.strictEqual(reopened._tag, "IdempotencyConflict")
+              yield* CommandBus.send(new Deposit({ accountId: id, amount: 10 }), { messageId: commandId })
+              // the same type with another payload, right away (same place) and after the stream moved on
+              const other = yield* Effect.flip(
+                CommandBus.send(new Deposit({ accountId: id, amount: 20 }), { messageId: commandId })
+              )
+              assert.strictEqual(other._tag, "IdempotencyConflict")
+              yield* CommandBus.send(new Deposit({ accountId: id, amount: 1 }))
+              // another type, which the domain would accept
+              const withdrawn = yield* Effect.flip(
+                CommandBus.send(new Withdraw({ accountId: id, amount: 2 }), { messageId: commandId })
+              )
+              assert.strictEqual(withdrawn._tag, "IdempotencyConflict")
+              // another type, which the domain would refuse
+              const overdrawn = yield* Effect.flip(
+                CommandBus.send(new Withdraw({ accountId: id, amount: 500 }), { messageId: commandId })
+              )
+              assert.strictEqual(overdrawn._tag, "IdempotencyConflict")
+              // the original command is still answered
+              const same = yield* CommandBus.send(new Deposit({ accountId: id, amount: 10 }), { messageId: commandId })
+              assert.isTrue(same.duplicate)
+              assert.strictEqual(same.version, 2)
+            }).pipe(Effect.provide(handlersFor(accounts)))
+            const events = yield* store.readStream(accounts.streamId(id))
+            assert.deepStrictEqual(events.map((e) => e.type), ["AccountOpened", "MoneyDeposited", "MoneyDeposited"])
+            assert.strictEqual((yield* accounts.load(id)).state.balance, 11)
+          }))
+
         it.effect("correlation and causation ids go into the events' envelopes and metadata", () =>
           Effect.gen(function*() {
             const store = yield* EventStore.EventStore
@@ -533,7 +614,9 @@ export const run = (options: SuiteOptions): void => {
             const [event] = yield* store.readStream(accounts.streamId(id))
             assert.strictEqual(event.causationId, `cmd-${id}`)
             assert.strictEqual(event.correlationId, "conversation-7")
-            assert.deepStrictEqual(event.metadata, { user: "u1", commandId: `cmd-${id}`, commandType: "Open" })
+            const { commandHash, ...metadata } = event.metadata
+            assert.deepStrictEqual(metadata, { user: "u1", commandId: `cmd-${id}`, commandType: "Open" })
+            assert.match(String(commandHash), /^[0-9a-f]{32}$/)
             assert.strictEqual(result.globalPosition, event.globalPosition)
             assert.strictEqual(result.version, 1)
 
