@@ -53,6 +53,15 @@ const untilFailed = (p: Projections.Service) =>
     Effect.timeout("10 seconds")
   )
 
+/** Appends 3, 7 and 4 to one stream: the tests make their handlers refuse 7. */
+const appendPoisoned = (category: string) =>
+  Effect.flatMap(EventStore.EventStore, (store) =>
+    store.append(
+      `${category}-a`,
+      [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
+      ExpectedVersion.Any
+    ))
+
 describe("async projections", () => {
   it.live("catch up, follow new events, and apply each exactly once", () =>
     Effect.gen(function*() {
@@ -168,19 +177,10 @@ describe("async projections", () => {
       const table = fresh("t")
       const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
       const projection = totalsProjection(table, { category: cat, failOn })
-      const store = yield* EventStore.EventStore
-      const written = yield* store.append(
-        `${cat}-a`,
-        [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
-        ExpectedVersion.Any
-      )
+      const written = yield* appendPoisoned(cat)
       yield* Effect.gen(function*() {
         const p = yield* Projections.Projections
-        const failed = yield* p.status.pipe(
-          Effect.delay("20 millis"),
-          Effect.repeat({ until: (s) => s[0].state === "failed" }),
-          Effect.timeout("10 seconds")
-        )
+        const failed = yield* untilFailed(p)
         assert.strictEqual(failed[0].checkpoint, written.positions[0])
         assert.include(failed[0].lastError ?? "", "refusing 7")
         assert.deepStrictEqual(yield* readModel(table), [{ stream_id: `${cat}-a`, total: 3, events: 1 }])
@@ -199,12 +199,7 @@ describe("async projections", () => {
         const table = fresh("t")
         const throwOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
         const projection = totalsProjection(table, { category: cat, throwOn })
-        const store = yield* EventStore.EventStore
-        const written = yield* store.append(
-          `${cat}-a`,
-          [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
-          ExpectedVersion.Any
-        )
+        const written = yield* appendPoisoned(cat)
         yield* Effect.gen(function*() {
           const p = yield* Projections.Projections
           const [failed] = yield* untilFailed(p)
@@ -231,12 +226,7 @@ describe("async projections", () => {
           const table = fresh("t")
           const failOn = yield* Ref.make<ReadonlySet<number>>(new Set([7]))
           const projection = totalsProjection(table, { category: cat, failOn })
-          const store = yield* EventStore.EventStore
-          const written = yield* store.append(
-            `${cat}-a`,
-            [3, 7, 4].map((n) => serializer.encode(Added.make({ n }))),
-            ExpectedVersion.Any
-          )
+          const written = yield* appendPoisoned(cat)
           yield* Effect.gen(function*() {
             const p = yield* Projections.Projections
             yield* untilFailed(p)
