@@ -73,12 +73,20 @@ const idempotencyKey = Effect.map(HttpServerRequest.HttpServerRequest, (request)
 const documentIdOfKey = (key: string): string =>
   `k${createHash("sha256").update(`chronicle:create-document:${key}`).digest("hex").slice(0, 32)}`
 
-const toBlocks = (blocks: ReadonlyArray<typeof Api.CreateDocumentBody.Type["content"]["blocks"][number]>) =>
-  blocks.map((block, index) => ({
-    id: block.id ?? `b${index + 1}`,
-    type: block.type ?? ("paragraph" as const),
-    content: block.content
-  }))
+// a block without an id is `b<its position>`, or the next such id no block of the request has
+const toBlocks = (blocks: ReadonlyArray<typeof Api.CreateDocumentBody.Type["content"]["blocks"][number]>) => {
+  const taken = new Set(blocks.flatMap((block) => block.id === undefined ? [] : [block.id]))
+  return blocks.map((block, index) => {
+    let id = block.id
+    if (id === undefined) {
+      let n = index + 1
+      while (taken.has(`b${n}`)) n++
+      id = `b${n}`
+      taken.add(id)
+    }
+    return { id, type: block.type ?? ("paragraph" as const), content: block.content }
+  })
+}
 
 const sameSecret = (given: string, expected: string): boolean =>
   timingSafeEqual(createHash("sha256").update(given).digest(), createHash("sha256").update(expected).digest())

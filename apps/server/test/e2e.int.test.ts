@@ -338,6 +338,16 @@ const suite = (label: string, makeDatabase: () => Promise<Database>) =>
       ids.add(String(json(b.body).id))
     })
 
+    it("blocks without an id get ids that no block of the request has", async () => {
+      const created = await request(base(), "POST", "/documents", {
+        content: { blocks: [{ id: "b2", content: "given" }, { content: "second" }, { content: "third" }] }
+      })
+      assert.strictEqual(created.status, 201, JSON.stringify(created.body))
+      ids.add(String(json(created.body).id))
+      const blocks = json(json(created.body).content).blocks as Array<{ readonly id: string }>
+      assert.deepStrictEqual(blocks.map((block) => block.id), ["b2", "b3", "b4"])
+    })
+
     it("health, metrics, docs, dashboard", async () => {
       const h = await health()
       assert.strictEqual(h.status, "ok")
