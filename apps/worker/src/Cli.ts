@@ -3,7 +3,7 @@
  */
 import { Projections } from "@chronicle/cqrs"
 import type { Projections as P } from "@chronicle/cqrs"
-import { Console, Data, Effect, Stream } from "effect"
+import { Cause, Console, Data, Effect, Exit, Stream } from "effect"
 
 export type Command = Data.TaggedEnum<{
   Run: {}
@@ -135,6 +135,13 @@ export const rebuild = (name: string, options: { readonly swap: boolean } = { sw
           if (tty) process.stdout.write(`\r${bar(progress)}`)
           else process.stdout.write(`${bar(progress)}\n`)
         })
+      ),
+      Effect.onInterrupt(() =>
+        Console.error(
+          `\nrebuild of ${name} interrupted: ${
+            options.swap ? "the live read model is as it was" : "workers carry on from where it got"
+          }`
+        )
       )
     )
     if (tty) process.stdout.write("\n")
@@ -143,3 +150,18 @@ export const rebuild = (name: string, options: { readonly swap: boolean } = { sw
       : `rebuilt ${name}: ${last.done} events replayed`
     yield* Console.log(options.swap ? `${replayed}, swapped in` : replayed)
   })
+
+/**
+ * The process's exit code once `command` ended with `exit`: 1 on a failure; 130 (what a shell
+ * reports for Ctrl-C) when a rebuild or a status was interrupted before it finished, so a script
+ * does not take it for success; otherwise 0, since a running worker stopped by a signal stops
+ * cleanly.
+ */
+export const exitCode = (command: Command | undefined, exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.isSuccess(exit)
+    ? 0
+    : !Cause.isInterruptedOnly(exit.cause)
+    ? 1
+    : command === undefined || command._tag === "Run"
+    ? 0
+    : 130

@@ -8,12 +8,20 @@ import { Console, Effect, Layer } from "effect"
 import * as Cli from "./Cli.js"
 import { ProjectionsLive, WorkerLive } from "./Worker.js"
 
+// what was asked, for the exit code
+let command: Cli.Command | undefined
+
 Effect.suspend(() => Cli.parse(process.argv.slice(2))).pipe(
+  Effect.tap((parsed) =>
+    Effect.sync(() => {
+      command = parsed
+    })
+  ),
   Effect.flatMap(Cli.Command.$match({
     Run: () => Layer.launch(WorkerLive.pipe(Layer.ensureRequirementsType<never>())),
     Status: () => Effect.provide(Cli.status, ProjectionsLive),
     Rebuild: ({ projection, swap }) => Effect.provide(Cli.rebuild(projection, { swap }), ProjectionsLive),
     Help: () => Console.log(Cli.usage)
   })),
-  NodeRuntime.runMain
+  (program) => NodeRuntime.runMain(program, { teardown: (exit, onExit) => onExit(Cli.exitCode(command, exit)) })
 )

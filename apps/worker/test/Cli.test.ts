@@ -1,8 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Cause, Effect, Either, Exit, FiberId } from "effect"
 import * as Cli from "../src/Cli.js"
 
 describe("worker command line", () => {
+  it("exits 130 when a rebuild or a status is interrupted, 0 when a running worker is stopped", () => {
+    const interrupted = Exit.interrupt(FiberId.none)
+    const rebuild = Cli.Command.Rebuild({ projection: "documents-view", swap: false })
+    assert.strictEqual(Cli.exitCode(rebuild, interrupted), 130)
+    assert.strictEqual(Cli.exitCode(Cli.Command.Status(), interrupted), 130)
+    assert.strictEqual(Cli.exitCode(Cli.Command.Run(), interrupted), 0)
+    assert.strictEqual(Cli.exitCode(rebuild, Exit.void), 0)
+    assert.strictEqual(Cli.exitCode(rebuild, Exit.failCause(Cause.fail("boom"))), 1)
+    assert.strictEqual(Cli.exitCode(undefined, Exit.failCause(Cause.fail("usage"))), 1)
+  })
+
   it.effect("parses run, status, rebuild and help", () =>
     Effect.gen(function*() {
       assert.strictEqual((yield* Cli.parse([]))._tag, "Run")
