@@ -217,12 +217,13 @@ export const debounced = (
           Effect.ensuring(Effect.zipRight(
             end,
             // A value accepted while this write was under way waited for it; write it now.
-            Effect.forEach(keys, (key) => {
-              const entry = pending.get(key)
-              return entry !== undefined && !entries.some(([k, e]) => k === key && e === entry)
-                ? schedule(key, Duration.zero)
-                : Effect.void
-            }, { discard: true })
+            Effect.suspend(() => {
+              const written = new Map(entries)
+              return Effect.forEach(keys, (key) => {
+                const entry = pending.get(key)
+                return entry !== undefined && written.get(key) !== entry ? schedule(key, Duration.zero) : Effect.void
+              }, { discard: true })
+            })
           ))
         )
       })

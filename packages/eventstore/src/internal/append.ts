@@ -190,6 +190,14 @@ export const encodeSnapshot = (
       : Effect.fail(new InvalidRequest({ streamId, reason: `a snapshot's state ${state.problem}` }))
   })
 
+/** A multi-stream append that is partly a retry and partly new: never a clean retry. */
+export const mixedRetry = (streamId: string, eventIds: ReadonlyArray<string>): IdempotencyConflict =>
+  new IdempotencyConflict({
+    streamId,
+    eventIds,
+    reason: "part of this multi-stream append is already stored and part is not"
+  })
+
 /** Where an already-stored event sits. */
 export interface StoredId {
   readonly eventId: string

@@ -3,11 +3,12 @@
 import { Clock, Effect, Option, Stream, SubscriptionRef } from "effect"
 import type { AppendResult, RecordedEvent, Service, Snapshot, StreamAppend, StreamInfo } from "../EventStore.js"
 import { matchesFilter } from "../EventStore.js"
-import { IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
+import { InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
 import {
   encodeAppends,
   encodeSnapshot,
+  mixedRetry,
   readLimit,
   resolveRetry,
   validateDelete,
@@ -59,13 +60,10 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
         const retries = plans.filter((plan) => plan.kind === "retry")
         // a mix of retried and new events is never a clean retry (an empty guard is neither)
         if (retries.length > 0 && plans.some((plan) => plan.kind === "new" && plan.append.events.length > 0)) {
-          return yield* Effect.fail(
-            new IdempotencyConflict({
-              streamId: retries[0].result.streamId,
-              eventIds: appends.flatMap((a) => a.events.filter((e) => ids.has(e.eventId)).map((e) => e.eventId)),
-              reason: "part of this multi-stream append is already stored and part is not"
-            })
-          )
+          return yield* Effect.fail(mixedRetry(
+            retries[0].result.streamId,
+            appends.flatMap((a) => a.events.filter((e) => ids.has(e.eventId)).map((e) => e.eventId))
+          ))
         }
         const now = new Date(yield* Clock.currentTimeMillis)
         const results: Array<AppendResult> = []

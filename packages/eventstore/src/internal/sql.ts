@@ -6,11 +6,12 @@ import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import { Clock, Context, Deferred, Duration, Effect, Exit, FiberId, FiberRef, Metric, Option, Stream } from "effect"
 import type { AppendResult, RecordedEvent, Service, StreamAppend } from "../EventStore.js"
-import { EventStoreError, IdempotencyConflict, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
+import { EventStoreError, InvalidRequest, StreamDeleted } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
 import {
   encodeAppends,
   encodeSnapshot,
+  mixedRetry,
   readLimit,
   resolveRetry,
   validateDelete,
@@ -431,13 +432,10 @@ export const makeSql = (options: SqlOptions = {}, driver?: Driver) =>
         if (fresh === 0) return results
         // some were retries and others new: a mix is never a clean retry
         if (retries > 0) {
-          return yield* Effect.fail(
-            new IdempotencyConflict({
-              streamId: results.find((r) => r.duplicate === true)?.streamId ?? appends[0].streamId,
-              eventIds: stored.map((s) => s.eventId),
-              reason: "part of this multi-stream append is already stored and part is not"
-            })
-          )
+          return yield* Effect.fail(mixedRetry(
+            results.find((r) => r.duplicate === true)?.streamId ?? appends[0].streamId,
+            stored.map((s) => s.eventId)
+          ))
         }
         return undefined
       })
